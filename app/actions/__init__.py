@@ -1,0 +1,1 @@
+"""Every write, named after the business verb. Each commits, then announces."""

@@ -1,0 +1,173 @@
+"""Accounts: sign up, log in (rate limited), log out everywhere, API tokens, users by CLI."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from email_validator import EmailNotValidError, validate_email
+from redis.asyncio import Redis
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth import hash_password, new_api_token, normalise_email, verify_password
+from app.errors import ActionError, not_found
+from app.models import ApiToken, AuditEntry, Membership, Organisation, Role, User
+from app.settings import Settings
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+
+
+def clean_email(raw: str) -> str:
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ActionError("invalid_email", f"That email address is not valid: {exc}") from None
+    return normalise_email(result.normalized)
+
+
+def clean_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise ActionError(
+            "weak_password", f"Choose a password of at least {MIN_PASSWORD} characters."
+        )
+    if len(password) > MAX_PASSWORD:
+        raise ActionError("invalid_password", f"Passwords are at most {MAX_PASSWORD} characters.")
+    return password
+
+
+def clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 200:
+        raise ActionError("invalid_name", "Give your name (up to 200 characters).")
+    return name
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    school: str | None = None,
+    memberships: list[tuple[Organisation, Role]] | None = None,
+) -> User:
+    """A new active user with the given roles; refuses a second account for one email."""
+    user = User(
+        email=clean_email(email),
+        name=clean_name(name),
+        password_hash=hash_password(clean_password(password)),
+        school=(school or "").strip()[:200] or None,
+    )
+    existing = await session.exec(select(User.id).where(func.lower(User.email) == user.email))
+    if existing.first() is not None:
+        raise ActionError("email_taken", "An account with that email already exists.", 409)
+    session.add(user)
+    # No ORM relationships: flush parents before the rows that point at them.
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise ActionError("email_taken", "An account with that email already exists.", 409) from (
+            None
+        )
+    for organisation, role in memberships or []:
+        session.add(Membership(user_id=user.id, organisation_id=organisation.id, role=role))
+    session.add(AuditEntry(action="user.created", subject_type="user", subject_id=str(user.id)))
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        if "uq_users_email_lower" not in str(exc.orig):
+            raise
+        raise ActionError("email_taken", "An account with that email already exists.", 409) from (
+            None
+        )
+    return user
+
+
+def _throttle_keys(settings: Settings, email: str, ip: str) -> tuple[str, str]:
+    prefix = settings.redis_prefix + "login:fail:"
+    return prefix + "email:" + email, prefix + "ip:" + ip
+
+
+async def log_in(
+    session: AsyncSession, redis: Redis, settings: Settings, *, email: str, password: str, ip: str
+) -> User:
+    """The user for these credentials; failures count per email and per address in Redis."""
+    email = normalise_email(email)
+    by_email, by_ip = _throttle_keys(settings, email, ip)
+    counts = await redis.mget(by_email, by_ip)
+    # An address gets more room than one account: a school shares one public IP.
+    if int(counts[0] or 0) >= settings.login_max_failures or int(counts[1] or 0) >= (
+        settings.login_max_failures * 10
+    ):
+        minutes = max(1, settings.login_window_seconds // 60)
+        raise ActionError(
+            "too_many_attempts",
+            f"Too many failed log-ins. Wait {minutes} minutes and try again.",
+            429,
+        )
+    user = (await session.exec(select(User).where(func.lower(User.email) == email))).first()
+    if not verify_password(user.password_hash if user else None, password) or (
+        user is None or not user.is_active
+    ):
+        async with redis.pipeline(transaction=True) as pipe:
+            for key in (by_email, by_ip):
+                pipe.incr(key)
+                pipe.expire(key, settings.login_window_seconds)
+            await pipe.execute()
+        raise ActionError("bad_credentials", "That email and password do not match.", 401)
+    await redis.delete(by_email)
+    user.last_login_at = datetime.now(UTC)
+    session.add(user)
+    await session.commit()
+    return user
+
+
+async def log_out_everywhere(session: AsyncSession, user: User) -> None:
+    """Every session cookie issued so far stops working."""
+    await session.exec(
+        update(User).where(col(User.id) == user.id).values(session_version=User.session_version + 1)
+    )
+    await session.commit()
+
+
+async def create_api_token(session: AsyncSession, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new token; the plain value is returned once and never stored."""
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 100:
+        raise ActionError("invalid_name", "Name the token (up to 100 characters).")
+    token, digest = new_api_token()
+    api_token = ApiToken(user_id=user.id, name=name, token_hash=digest, prefix=token[:12])
+    session.add(api_token)
+    session.add(
+        AuditEntry(
+            actor_id=user.id,
+            action="token.created",
+            subject_type="api_token",
+            subject_id=str(api_token.id),
+        )
+    )
+    await session.commit()
+    return api_token, token
+
+
+async def revoke_api_token(session: AsyncSession, user: User, token_id: uuid.UUID) -> None:
+    api_token = await session.get(ApiToken, token_id)
+    if api_token is None or api_token.user_id != user.id:
+        raise not_found("That token")
+    if api_token.revoked_at is None:
+        api_token.revoked_at = datetime.now(UTC)
+        session.add(api_token)
+        session.add(
+            AuditEntry(
+                actor_id=user.id,
+                action="token.revoked",
+                subject_type="api_token",
+                subject_id=str(token_id),
+            )
+        )
+        await session.commit()

@@ -1,0 +1,135 @@
+"""Catalogue writes: organisations, credentials (with criteria, rubric, alignments), stacks."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.errors import ActionError
+from app.models import (
+    Alignment,
+    AuditEntry,
+    Credential,
+    Organisation,
+    Rubric,
+    RubricCriterion,
+    RubricLevel,
+    Stack,
+    StackItem,
+    SubmissionCriterion,
+)
+from app.specs import CredentialSpec, OrganisationSpec, StackSpec
+
+
+async def organisation_by_slug(session: AsyncSession, slug: str) -> Organisation | None:
+    return (await session.exec(select(Organisation).where(Organisation.slug == slug))).first()
+
+
+async def ensure_organisation(session: AsyncSession, spec: OrganisationSpec) -> Organisation:
+    """The organisation with this slug, created from the spec if it does not exist yet."""
+    existing = await organisation_by_slug(session, spec.slug)
+    if existing is not None:
+        return existing
+    organisation = Organisation(**spec.model_dump())
+    session.add(organisation)
+    session.add(
+        AuditEntry(
+            action="organisation.created",
+            subject_type="organisation",
+            subject_id=str(organisation.id),
+        )
+    )
+    await session.commit()
+    return organisation
+
+
+async def _add_rubric(session: AsyncSession, credential: Credential, spec: CredentialSpec) -> None:
+    assert spec.rubric is not None
+    rubric = Rubric(
+        credential_id=credential.id,
+        version=1,
+        min_level=spec.rubric.min_level,
+        min_points=spec.rubric.min_points,
+    )
+    session.add(rubric)
+    await session.flush()
+    for position, criterion_spec in enumerate(spec.rubric.criteria):
+        criterion = RubricCriterion(
+            rubric_id=rubric.id,
+            position=position,
+            title=criterion_spec.title,
+            description=criterion_spec.description,
+        )
+        session.add(criterion)
+        await session.flush()
+        for level_position, level in enumerate(criterion_spec.levels):
+            session.add(
+                RubricLevel(
+                    criterion_id=criterion.id, position=level_position, **level.model_dump()
+                )
+            )
+
+
+async def create_credential(session: AsyncSession, spec: CredentialSpec) -> Credential:
+    """A credential with all its parts, in one transaction."""
+    organisation = await organisation_by_slug(session, spec.organisation)
+    if organisation is None:
+        raise ActionError("unknown_organisation", f"No organisation '{spec.organisation}'.", 422)
+    taken = await session.exec(
+        select(Credential.id)
+        .where(Credential.organisation_id == organisation.id)
+        .where(Credential.slug == spec.slug)
+    )
+    if taken.first() is not None:
+        raise ActionError("slug_taken", f"A credential '{spec.slug}' already exists.", 409)
+    fields = spec.model_dump(
+        exclude={"organisation", "alignments", "submission_criteria", "rubric"}
+    )
+    credential = Credential(organisation_id=organisation.id, **fields)
+    session.add(credential)
+    await session.flush()
+    for alignment in spec.alignments:
+        session.add(Alignment(credential_id=credential.id, **alignment.model_dump()))
+    for position, criterion in enumerate(spec.submission_criteria):
+        session.add(
+            SubmissionCriterion(
+                credential_id=credential.id, position=position, **criterion.model_dump()
+            )
+        )
+    if spec.rubric is not None:
+        await _add_rubric(session, credential, spec)
+    session.add(
+        AuditEntry(
+            action="credential.created", subject_type="credential", subject_id=str(credential.id)
+        )
+    )
+    await session.commit()
+    return credential
+
+
+async def create_stack(session: AsyncSession, spec: StackSpec) -> Stack:
+    organisation = await organisation_by_slug(session, spec.organisation)
+    if organisation is None:
+        raise ActionError("unknown_organisation", f"No organisation '{spec.organisation}'.", 422)
+    stack = Stack(
+        organisation_id=organisation.id,
+        slug=spec.slug,
+        title=spec.title,
+        description=spec.description,
+    )
+    session.add(stack)
+    await session.flush()
+    for position, slug in enumerate(spec.credentials):
+        credential = (
+            await session.exec(
+                select(Credential)
+                .where(Credential.organisation_id == organisation.id)
+                .where(Credential.slug == slug)
+            )
+        ).first()
+        if credential is None:
+            raise ActionError("unknown_credential", f"No credential '{slug}' for the stack.", 422)
+        session.add(StackItem(stack_id=stack.id, credential_id=credential.id, position=position))
+    session.add(AuditEntry(action="stack.created", subject_type="stack", subject_id=str(stack.id)))
+    await session.commit()
+    return stack

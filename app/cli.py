@@ -1,0 +1,187 @@
+"""The `mcx` command: serve, worker, migrate, demo, user add."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from app.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+T = TypeVar("T")
+log = logging.getLogger("mcx")
+
+
+def _with_runtime(settings: Settings, job: Callable[..., Awaitable[T]]) -> T:
+    from app.runtime import open_runtime
+
+    async def run() -> T:
+        runtime = await open_runtime(settings)
+        try:
+            return await job(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(run())
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from alembic import command
+
+    from app.db import alembic_config
+    from app.runtime import resolve_urls
+
+    urls = resolve_urls(settings)
+    try:
+        command.upgrade(alembic_config(urls.database), "head")
+    finally:
+        urls.stop_embedded()
+    print("Database is at the newest schema.")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from app.demo import load_demo
+
+    async def job(runtime: Runtime) -> Any:
+        from app.db import require_current_schema
+
+        await require_current_schema(runtime.engine)
+        return await load_demo(runtime.sessions)
+
+    report = _with_runtime(settings, job)
+    made = ", ".join(f"{count} {what}" for what, count in report.created.items())
+    print(f"Demo loaded ({made} new).")
+    print(f"\nLog in at {settings.base_url}/login as any of:")
+    width = max(len(email) for email, _, _ in report.logins)
+    for email, password, roles in report.logins:
+        print(f"  {email:<{width}}  {password:<18} {roles}")
+    return 0
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    from app.actions import accounts, catalog
+    from app.errors import ActionError
+    from app.models import Role
+
+    roles = [part.strip() for part in args.roles.split(",") if part.strip()]
+    for role in roles:
+        if role not in Role.__members__:
+            print(f"Unknown role '{role}'. Roles: {', '.join(Role.__members__)}", file=sys.stderr)
+            return 2
+    password = args.password or os.environ.get("MCX_NEW_USER_PASSWORD", "")
+
+    async def job(runtime: Runtime) -> Any:
+        async with runtime.sessions() as session:
+            memberships = []
+            if roles:
+                organisation = await catalog.organisation_by_slug(session, args.organisation or "")
+                if organisation is None:
+                    raise ActionError(
+                        "unknown_organisation",
+                        f"No organisation '{args.organisation}' (give --organisation SLUG).",
+                    )
+                memberships = [(organisation, Role(role)) for role in roles]
+            return await accounts.create_user(
+                session,
+                email=args.email,
+                name=args.name,
+                password=password,
+                school=args.school,
+                memberships=memberships,
+            )
+
+    try:
+        user = _with_runtime(settings, job)
+    except ActionError as error:
+        print(f"Not added: {error.detail}", file=sys.stderr)
+        return 1
+    print(f"Added {user.email} ({', '.join(roles) or 'no roles'}).")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.runtime import resolve_urls
+
+    # Start embedded servers once here; worker processes inherit their URLs.
+    urls = resolve_urls(settings)
+    os.environ["DATABASE_URL"] = urls.database
+    os.environ["REDIS_URL"] = urls.redis
+    print(f"MCX serving on http://{args.host}:{args.port} (base URL {settings.base_url})")
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+            proxy_headers=True,
+            log_level=args.log_level,
+        )
+    finally:
+        urls.stop_embedded()
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.main import run_worker
+
+    return run_worker(settings, burst=args.burst)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcx", description="MCX, the micro-credential exchange.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="web processes")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=cmd_serve)
+    worker = sub.add_parser("worker", help="run the background worker (arq)")
+    worker.add_argument("--burst", action="store_true", help="run queued jobs, then exit")
+    worker.set_defaults(run=cmd_worker)
+    sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
+        run=cmd_migrate
+    )
+    sub.add_parser("demo", help="load the demo catalogue and people (idempotent)").set_defaults(
+        run=cmd_demo
+    )
+    user = sub.add_parser("user", help="manage people").add_subparsers(dest="user", required=True)
+    add = user.add_parser("add", help="add a person")
+    add.add_argument("email")
+    add.add_argument("--name", required=True)
+    add.add_argument(
+        "--password", help="at least 10 characters (or set MCX_NEW_USER_PASSWORD)", default=None
+    )
+    add.add_argument("--school", default=None)
+    add.add_argument("--organisation", help="organisation slug for --roles")
+    add.add_argument("--roles", default="", help="comma-separated: earner,reviewer,expert,...")
+    add.set_defaults(run=cmd_user_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return int(args.run(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The async engine, sessions, and the check that the schema is migrated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the newest migration; `mcx migrate` fixes it."""
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def make_sessions(engine: AsyncEngine) -> Sessions:
+    # expire_on_commit=False: objects stay readable after commit (no lazy loads in async code).
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://")).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        try:
+            row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
+        except ProgrammingError:
+            return None
+    return row[0] if row else None
+
+
+async def require_current_schema(engine: AsyncEngine) -> None:
+    current, head = await current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaNotCurrent(
+            f"the database schema is at {current or 'nothing'}, MCX needs {head}: "
+            "run `mcx migrate` (or `make run`, which migrates) first"
+        )

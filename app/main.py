@@ -1,0 +1,87 @@
+"""create_app(): the table of contents of the web process."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from app.csrf import CSRFMiddleware
+from app.db import require_current_schema
+from app.errors import ActionError
+from app.runtime import Urls, open_runtime
+from app.settings import Settings, load_settings
+from app.templating import STATIC_DIR, templates
+from app.views import accounts, api, health, home
+
+SESSION_AGE = timedelta(days=14)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def _action_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ActionError)
+    if _wants_json(request):
+        return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
+    if exc.status == 401:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return templates.TemplateResponse(
+        request, "error.html", {"message": exc.detail}, status_code=exc.status
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if _wants_json(request):
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return JSONResponse({"error": code, "detail": exc.detail}, status_code=exc.status_code)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code)
+
+
+def create_app(settings: Settings | None = None, urls: Urls | None = None) -> Starlette:
+    """The web app. Connections open in the lifespan, never at import."""
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = await open_runtime(settings, urls)
+        try:
+            await require_current_schema(runtime.engine)
+            app.state.runtime = runtime
+            yield
+        finally:
+            await runtime.close()
+
+    return Starlette(
+        routes=[
+            *home.routes,
+            *accounts.routes,
+            *health.routes,
+            *api.routes,
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie="mcx_session",
+                max_age=int(SESSION_AGE.total_seconds()),
+                same_site="lax",
+                https_only=settings.secure_cookies,
+            ),
+            Middleware(CSRFMiddleware),
+        ],
+        exception_handlers={ActionError: _action_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,111 @@
+"""The public shape of catalogue data (credentials, rubrics, stacks) as validated input.
+
+Used by the demo loader now, and by credential import/authoring: every error names its path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.models import ArtifactKind, CredentialStatus, Stakes
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=100)]
+Text = Annotated[str, Field(max_length=20_000)]
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OrganisationSpec(Spec):
+    slug: Slug
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    url: str | None = None
+    email: str | None = None
+    description: Text = ""
+
+
+class AlignmentSpec(Spec):
+    framework: Annotated[str, Field(min_length=1, max_length=100)]
+    code: Annotated[str, Field(min_length=1, max_length=50)]
+    title: Annotated[str, Field(max_length=300)] = ""
+    url: str | None = None
+
+
+class CriterionSpec(Spec):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Text = ""
+    kind: ArtifactKind
+    required: bool = True
+    accepted_types: list[str] = []
+    max_bytes: Annotated[int, Field(gt=0)] | None = None
+
+
+class LevelSpec(Spec):
+    label: Annotated[str, Field(min_length=1, max_length=100)]
+    points: Annotated[int, Field(ge=0)]
+    descriptor: Text = ""
+
+
+class RubricCriterionSpec(Spec):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Text = ""
+    levels: Annotated[list[LevelSpec], Field(min_length=2, max_length=8)]
+
+    @model_validator(mode="after")
+    def _points_rise(self) -> RubricCriterionSpec:
+        points = [level.points for level in self.levels]
+        if points != sorted(points) or len(set(points)) != len(points):
+            raise ValueError("levels must be ordered lowest first, with rising points")
+        return self
+
+
+class RubricSpec(Spec):
+    min_level: Annotated[int, Field(ge=0)] = 0
+    min_points: Annotated[int, Field(ge=0)] | None = None
+    criteria: Annotated[list[RubricCriterionSpec], Field(min_length=1, max_length=20)]
+
+    @model_validator(mode="after")
+    def _min_level_exists(self) -> RubricSpec:
+        for criterion in self.criteria:
+            if self.min_level >= len(criterion.levels):
+                raise ValueError(
+                    f"min_level {self.min_level} is beyond the levels of '{criterion.title}'"
+                )
+        return self
+
+
+class CredentialSpec(Spec):
+    slug: Slug
+    organisation: Slug
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    summary: Text = ""
+    topic: Annotated[str, Field(max_length=100)] = ""
+    status: CredentialStatus = CredentialStatus.draft
+    pilot_spots: Annotated[int, Field(ge=0)] | None = None
+    stakes: Stakes = Stakes.low
+    pd_hours: Annotated[Decimal, Field(ge=0, max_digits=6, decimal_places=2)] = Decimal(0)
+    competency: Text = ""
+    key_method: Text = ""
+    method_components: Text = ""
+    research_resources: Text = ""
+    alignments: list[AlignmentSpec] = []
+    submission_criteria: list[CriterionSpec] = []
+    rubric: RubricSpec | None = None
+
+    @model_validator(mode="after")
+    def _pilot_has_spots(self) -> CredentialSpec:
+        if self.status == CredentialStatus.pilot and self.pilot_spots is None:
+            raise ValueError("a pilot needs pilot_spots")
+        return self
+
+
+class StackSpec(Spec):
+    slug: Slug
+    organisation: Slug
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Text = ""
+    credentials: Annotated[list[Slug], Field(min_length=2)]

@@ -1,0 +1,128 @@
+"""The `mcx` command as an operator runs it: a real subprocess against the test database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from sqlmodel import func, select
+
+from app.demo import content
+from app.models import Credential, Membership, Organisation, Rubric, Stack, StackItem, User
+from app.runtime import Runtime
+from app.settings import Settings
+from tests.helpers import log_in
+
+
+async def mcx(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "MCX_REDIS_PREFIX": settings.redis_prefix,
+        "MCX_DATA_DIR": str(settings.data_dir),
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def count(runtime: Runtime, model: type) -> int:
+    async with runtime.sessions() as session:
+        return (await session.exec(select(func.count()).select_from(model))).one()
+
+
+async def test_demo_twice_loads_once(
+    settings: Settings, runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    first = await mcx(settings, "demo")
+    assert first.returncode == 0, first.stderr
+    assert "Log in at" in first.stdout
+    counts = {m: await count(runtime, m) for m in (Organisation, Credential, Stack, User)}
+    counts[StackItem] = await count(runtime, StackItem)
+    counts[Membership] = await count(runtime, Membership)
+    assert counts[Credential] == len(content.CREDENTIALS) >= 8
+    assert counts[User] == len(content.USERS)
+    second = await mcx(settings, "demo")
+    assert second.returncode == 0, second.stderr
+    assert "0 credentials" in second.stdout and "0 users" in second.stdout
+    for model, before in counts.items():
+        assert await count(runtime, model) == before, model
+    # Every credential has all six components and a rubric; both stakes levels appear.
+    async with runtime.sessions() as session:
+        credentials = (await session.exec(select(Credential))).all()
+        rubrics = (await session.exec(select(Rubric))).all()
+    assert {c.stakes for c in credentials} == {"low", "high"}
+    assert len(rubrics) == len(credentials)
+    for credential in credentials:
+        assert credential.competency and credential.key_method
+        assert credential.method_components and credential.research_resources
+    # The printed log-ins work.
+    email, password = content.USERS[0]["email"], content.USERS[0]["password"]
+    assert email in first.stdout and password in first.stdout
+    assert (await log_in(client, email, password)).status_code == 303
+    assert content.CREDENTIALS[0]["title"] in (await client.get("/")).text
+
+
+async def test_user_add(settings: Settings, runtime: Runtime) -> None:
+    await mcx(settings, "demo")
+    added = await mcx(
+        settings,
+        "user",
+        "add",
+        "New.Reviewer@District.example",
+        "--name",
+        "Nia Reviewer",
+        "--password",
+        "a-long-enough-password",
+        "--school",
+        "Hill School",
+        "--organisation",
+        "ipa",
+        "--roles",
+        "reviewer,expert",
+    )
+    assert added.returncode == 0, added.stderr
+    async with runtime.sessions() as session:
+        user = (
+            await session.exec(select(User).where(User.email == "new.reviewer@district.example"))
+        ).one()
+        roles = (
+            await session.exec(select(Membership.role).where(Membership.user_id == user.id))
+        ).all()
+    assert sorted(roles) == ["expert", "reviewer"]
+    assert user.school == "Hill School"
+
+
+async def test_user_add_refuses_bad_input(settings: Settings, runtime: Runtime) -> None:
+    before = await count(runtime, User)
+    bad_role = await mcx(settings, "user", "add", "x@y.example", "--name", "X", "--roles", "boss")
+    assert bad_role.returncode == 2 and "Unknown role 'boss'" in bad_role.stderr
+    short = await mcx(settings, "user", "add", "x@y.example", "--name", "X", "--password", "short")
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    no_org = await mcx(
+        settings,
+        "user",
+        "add",
+        "x@y.example",
+        "--name",
+        "X",
+        "--password",
+        "long-enough-pw",
+        "--roles",
+        "reviewer",
+        "--organisation",
+        "nowhere",
+    )
+    assert no_org.returncode == 1 and "No organisation 'nowhere'" in no_org.stderr
+    assert await count(runtime, User) == before

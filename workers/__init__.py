@@ -1,0 +1,1 @@
+"""Background jobs (arq): lease expiry, queue rebuild, outcomes, badges, evidence checks."""

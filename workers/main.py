@@ -1,0 +1,54 @@
+"""WorkerSettings for arq: the jobs, the cron schedule, and startup reusing app.runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from arq import cron
+from arq.worker import Worker
+
+from app.db import require_current_schema
+from app.runtime import arq_settings, open_runtime, resolve_urls
+from app.settings import Settings
+from workers.leases import expire_leases
+
+
+def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
+    """The arq settings for one MCX: its queue name, jobs and cron jobs."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["runtime"] = await open_runtime(settings)
+        await require_current_schema(ctx["runtime"].engine)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "runtime" in ctx:
+            await ctx["runtime"].close()
+
+    return {
+        "functions": [expire_leases],
+        "cron_jobs": [
+            cron(expire_leases, second={0, 15, 30, 45}, unique=True, run_at_startup=True)
+        ],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": arq_settings(redis_url),
+        "queue_name": settings.redis_prefix + "arq:queue",
+        "max_jobs": 20,
+    }
+
+
+def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
+    """An arq worker for these settings (whose URLs must already be resolved)."""
+    return Worker(**worker_settings(settings, settings.redis_url or ""), burst=burst)
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> int:
+    urls = resolve_urls(settings)
+    settings = settings.model_copy(update={"database_url": urls.database, "redis_url": urls.redis})
+    try:
+        worker = build_worker(settings, burst=burst)
+        asyncio.run(worker.async_run())
+    finally:
+        urls.stop_embedded()
+    return 0
