@@ -88,6 +88,12 @@ class CredentialSpec(Spec):
     pilot_spots: Annotated[int, Field(ge=0)] | None = None
     stakes: Stakes = Stakes.low
     pd_hours: Annotated[Decimal, Field(ge=0, max_digits=6, decimal_places=2)] = Decimal(0)
+    # Review policy.
+    peer_reviews: Annotated[int, Field(ge=1, le=9)] = 2
+    expert_reviews: Annotated[int, Field(ge=1, le=5)] = 1
+    lease_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    blind_review: bool = True
+    exclude_same_school: bool = False
     competency: Text = ""
     key_method: Text = ""
     method_components: Text = ""

@@ -11,7 +11,9 @@ from arq.worker import Worker
 from app.db import require_current_schema
 from app.runtime import arq_settings, open_runtime, resolve_urls
 from app.settings import Settings
+from workers.evidence import check_evidence
 from workers.leases import expire_leases
+from workers.rebuild import rebuild_queue
 
 
 def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
@@ -26,9 +28,11 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             await ctx["runtime"].close()
 
     return {
-        "functions": [expire_leases],
+        "functions": [check_evidence, expire_leases, rebuild_queue],
         "cron_jobs": [
-            cron(expire_leases, second={0, 15, 30, 45}, unique=True, run_at_startup=True)
+            # The rebuild runs first at start: Redis may have lost everything meanwhile.
+            cron(rebuild_queue, second={5}, unique=True, run_at_startup=True),
+            cron(expire_leases, second={0, 15, 30, 45}, unique=True, run_at_startup=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

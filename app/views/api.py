@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from app.access import require_user, roles_of
 from app.auth import current_user
+from app.errors import ActionError
+from app.events import notification_json
+from app.models import Notification
 
 
 async def me(request: Request) -> JSONResponse:
+    """Who I am, and my roles per organisation."""
     user = require_user(await current_user(request))
     async with request.app.state.runtime.sessions() as session:
         roles = await roles_of(session, user)
@@ -29,3 +36,63 @@ async def me(request: Request) -> JSONResponse:
 
 
 routes = [Route("/api/v1/me", me)]
+
+
+async def notifications(request: Request) -> JSONResponse:
+    """My notifications after an id (catch-up after being offline), oldest first."""
+    user = require_user(await current_user(request))
+    raw = request.query_params.get("after", "0")
+    if not raw.isdigit():
+        raise ActionError("invalid", "after: must be a non-negative integer", 422)
+    async with request.app.state.runtime.sessions() as session:
+        rows = (
+            await session.exec(
+                select(Notification)
+                .where(Notification.user_id == user.id)
+                .where(col(Notification.id) > int(raw))
+                .order_by(col(Notification.id))
+                .limit(500)
+            )
+        ).all()
+    return JSONResponse({"notifications": [notification_json(n) for n in rows]})
+
+
+def openapi_document(app_routes: list[BaseRoute]) -> dict[str, Any]:
+    """An OpenAPI 3.1 description of every /api/v1 route, summarised from its docstring."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in app_routes:
+        if not isinstance(route, Route) or not route.path.startswith("/api/v1"):
+            continue
+        doc = (route.endpoint.__doc__ or route.name.replace("_", " ")).strip().splitlines()[0]
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            paths.setdefault(route.path, {})[method.lower()] = {
+                "summary": doc,
+                "operationId": f"{method.lower()}_{route.name}",
+                "responses": {
+                    "default": {
+                        "description": 'JSON; errors are {"error": code, "detail": message}'
+                    }
+                },
+            }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "MCX API", "version": "1"},
+        "components": {
+            "securitySchemes": {
+                "token": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "mcx_session"},
+            }
+        },
+        "security": [{"token": []}, {"cookie": []}],
+        "paths": paths,
+    }
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(openapi_document(request.app.routes))
+
+
+routes += [
+    Route("/api/v1/notifications", notifications),
+    Route("/api/v1/openapi.json", openapi),
+]

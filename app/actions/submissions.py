@@ -1,0 +1,437 @@
+"""Evidence packets: start, attach artifacts, submit, withdraw, edit, resubmit, check.
+
+Submitting puts the packet in `checking`; the worker's evidence check then opens the review
+tasks the credential's policy asks for (or returns the packet with the reason).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import events, evidence, queue
+from app.actions import tasks
+from app.errors import ActionError, not_found
+from app.models import (
+    Artifact,
+    ArtifactKind,
+    AuditEntry,
+    Credential,
+    CredentialStatus,
+    Pool,
+    Privacy,
+    ReviewTask,
+    Rubric,
+    Stakes,
+    Submission,
+    SubmissionCriterion,
+    SubmissionState,
+    SubmissionVersion,
+    TaskState,
+    User,
+)
+from app.runtime import Runtime
+
+EDITABLE = (SubmissionState.draft, SubmissionState.returned)
+
+
+async def latest_version(session: AsyncSession, submission_id: uuid.UUID) -> SubmissionVersion:
+    version = (
+        await session.exec(
+            select(SubmissionVersion)
+            .where(SubmissionVersion.submission_id == submission_id)
+            .order_by(col(SubmissionVersion.number).desc())
+        )
+    ).first()
+    assert version is not None, "a submission always has a version"
+    return version
+
+
+async def latest_rubric(session: AsyncSession, credential_id: uuid.UUID) -> Rubric | None:
+    return (
+        await session.exec(
+            select(Rubric)
+            .where(Rubric.credential_id == credential_id)
+            .order_by(col(Rubric.version).desc())
+        )
+    ).first()
+
+
+async def _spots_taken(session: AsyncSession, credential_id: uuid.UUID) -> int:
+    return (
+        await session.exec(
+            select(func.count())
+            .select_from(Submission)
+            .where(Submission.credential_id == credential_id)
+            .where(col(Submission.state).not_in([SubmissionState.draft, SubmissionState.withdrawn]))
+        )
+    ).one()
+
+
+async def _require_open_for_earners(session: AsyncSession, credential: Credential) -> None:
+    if credential.status == CredentialStatus.published:
+        return
+    if credential.status == CredentialStatus.pilot:
+        if await _spots_taken(session, credential.id) < (credential.pilot_spots or 0):
+            return
+        raise ActionError("pilot_full", f"The pilot of {credential.title} has no spots left.", 409)
+    raise not_found("That credential")
+
+
+async def start_submission(
+    session: AsyncSession, earner: User, credential_id: uuid.UUID, privacy: str = Privacy.reviewers
+) -> Submission:
+    credential = await session.get(Credential, credential_id)
+    if credential is None:
+        raise not_found("That credential")
+    await _require_open_for_earners(session, credential)
+    if privacy not in Privacy.__members__.values():
+        raise ActionError("bad_privacy", "Privacy is one of: reviewers, organisation, public.")
+    rubric = await latest_rubric(session, credential.id)
+    if rubric is None:
+        raise not_found("That credential")
+    live = await session.exec(
+        select(Submission.id)
+        .where(Submission.earner_id == earner.id)
+        .where(Submission.credential_id == credential.id)
+        .where(Submission.state != SubmissionState.withdrawn)
+    )
+    if live.first() is not None:
+        raise ActionError(
+            "already_started", f"You already have a submission for {credential.title}.", 409
+        )
+    submission = Submission(credential_id=credential.id, earner_id=earner.id, privacy=privacy)
+    session.add(submission)
+    await session.flush()
+    session.add(SubmissionVersion(submission_id=submission.id, number=1, rubric_id=rubric.id))
+    await session.commit()
+    return submission
+
+
+async def _editable(
+    session: AsyncSession, earner: User, submission_id: uuid.UUID
+) -> tuple[Submission, SubmissionVersion]:
+    submission = await session.get(Submission, submission_id, with_for_update=True)
+    if submission is None or submission.earner_id != earner.id:
+        raise not_found("That submission")
+    if submission.state not in EDITABLE:
+        raise ActionError(
+            "not_editable", "This packet is with reviewers now and cannot be changed.", 409
+        )
+    return submission, await latest_version(session, submission.id)
+
+
+async def _criterion(
+    session: AsyncSession, submission: Submission, criterion_id: uuid.UUID
+) -> SubmissionCriterion:
+    criterion = await session.get(SubmissionCriterion, criterion_id)
+    if criterion is None or criterion.credential_id != submission.credential_id:
+        raise ActionError(
+            "unknown_criterion", "That submission criterion is not part of this credential.", 422
+        )
+    return criterion
+
+
+async def attach_artifact(
+    session: AsyncSession,
+    earner: User,
+    submission_id: uuid.UUID,
+    criterion_id: uuid.UUID,
+    *,
+    stored: evidence.StoredFile | None = None,
+    url: str | None = None,
+    body: str | None = None,
+) -> Artifact:
+    """Attach (or replace) the artifact for one criterion of the packet being prepared."""
+    submission, version = await _editable(session, earner, submission_id)
+    criterion = await _criterion(session, submission, criterion_id)
+    artifact = Artifact(version_id=version.id, criterion_id=criterion.id, kind=criterion.kind)
+    if criterion.kind == ArtifactKind.link:
+        artifact.url = evidence.validate_link(url or "")
+    elif criterion.kind == ArtifactKind.reflection:
+        artifact.body = evidence.validate_reflection(body or "")
+    else:
+        if stored is None:
+            raise ActionError("file_required", f"'{criterion.title}' needs a file.", 422)
+        evidence.check_type(
+            stored.media_type,
+            kind=criterion.kind,
+            accepted=criterion.accepted_types,
+            filename=stored.filename,
+            criterion=criterion.title,
+        )
+        if criterion.max_bytes is not None and stored.size > criterion.max_bytes:
+            raise ActionError(
+                "too_large",
+                f"'{criterion.title}' accepts files up to {criterion.max_bytes} bytes.",
+                413,
+            )
+        artifact.filename = stored.filename
+        artifact.media_type = stored.media_type
+        artifact.sha256 = stored.sha256
+        artifact.size_bytes = stored.size
+    await session.exec(
+        text("DELETE FROM artifacts WHERE version_id = :v AND criterion_id = :c"),  # type: ignore[call-overload]
+        params={"v": version.id, "c": criterion.id},
+    )
+    session.add(artifact)
+    submission.updated_at = datetime.now(UTC)
+    session.add(submission)
+    await session.commit()
+    return artifact
+
+
+async def submit_evidence(runtime: Runtime, earner: User, submission_id: uuid.UUID) -> Submission:
+    """Hand the packet in: every required criterion answered, within size, a pilot spot held."""
+    async with runtime.sessions() as session:
+        submission, version = await _editable(session, earner, submission_id)
+        credential = await session.get(Credential, submission.credential_id, with_for_update=True)
+        assert credential is not None
+        criteria = (
+            await session.exec(
+                select(SubmissionCriterion)
+                .where(SubmissionCriterion.credential_id == credential.id)
+                .order_by(col(SubmissionCriterion.position))
+            )
+        ).all()
+        artifacts = (
+            await session.exec(select(Artifact).where(Artifact.version_id == version.id))
+        ).all()
+        answered = {artifact.criterion_id for artifact in artifacts}
+        missing = [c.title for c in criteria if c.required and c.id not in answered]
+        if missing:
+            raise ActionError(
+                "missing_artifact",
+                "Add the required evidence first: " + "; ".join(f"'{m}'" for m in missing) + ".",
+                422,
+            )
+        total = sum(artifact.size_bytes or 0 for artifact in artifacts)
+        if total > runtime.settings.upload_max_submission_bytes:
+            raise ActionError("too_large", "The packet is larger than the submission limit.", 413)
+        if submission.state == SubmissionState.draft and version.number == 1:
+            await _require_open_for_earners(session, credential)
+        submission.state = SubmissionState.checking
+        submission.updated_at = version.submitted_at = datetime.now(UTC)
+        version.check_error = None
+        session.add_all([submission, version])
+        session.add(
+            AuditEntry(
+                actor_id=earner.id,
+                action="submission.submitted",
+                subject_type="submission",
+                subject_id=str(submission.id),
+                data={"version": version.number},
+            )
+        )
+        await session.commit()
+    await runtime.arq.enqueue_job("check_evidence", str(version.id), _job_id=f"check:{version.id}")
+    await events.notify(
+        runtime.engine,
+        runtime.redis,
+        runtime.settings,
+        earner.id,
+        "submission.checking",
+        {"submission_id": str(submission.id), "credential": credential.title},
+    )
+    return submission
+
+
+async def check_evidence(runtime: Runtime, version_id: uuid.UUID) -> str:
+    """The worker's check before a packet enters the queue; idempotent. Returns the new state."""
+    async with runtime.sessions() as session:
+        version = await session.get(SubmissionVersion, version_id)
+        if version is None:
+            return "missing"
+        submission = await session.get(Submission, version.submission_id, with_for_update=True)
+        assert submission is not None
+        if submission.state != SubmissionState.checking:
+            return submission.state
+        latest = await latest_version(session, submission.id)
+        if latest.id != version.id:
+            return submission.state
+        credential = await session.get(Credential, submission.credential_id)
+        assert credential is not None
+        artifacts = (
+            await session.exec(select(Artifact).where(Artifact.version_id == version.id))
+        ).all()
+        problems = []
+        for artifact in artifacts:
+            if artifact.sha256 is None:
+                continue
+            problem = await evidence.check_stored_async(
+                evidence.path_for(runtime.settings.uploads_dir, artifact.sha256),
+                sha256=artifact.sha256,
+                size=artifact.size_bytes or 0,
+                media_type=artifact.media_type,
+            )
+            if problem:
+                problems.append(f"{artifact.filename or 'a file'}: {problem}")
+        if problems:
+            submission.state = SubmissionState.returned
+            version.check_error = " ".join(problems)
+            session.add_all([submission, version])
+            await session.commit()
+            await events.notify(
+                runtime.engine,
+                runtime.redis,
+                runtime.settings,
+                submission.earner_id,
+                "submission.returned",
+                {"submission_id": str(submission.id), "reason": version.check_error},
+            )
+            return submission.state
+        opened = _tasks_for_policy(credential, submission, version)
+        session.add_all(opened)
+        submission.state = SubmissionState.in_review
+        session.add(submission)
+        await session.commit()
+    for task in opened:
+        await tasks.announce_open(runtime, task, submission, credential, "task.opened")
+    await events.notify(
+        runtime.engine,
+        runtime.redis,
+        runtime.settings,
+        submission.earner_id,
+        "submission.queued",
+        {"submission_id": str(submission.id), "credential": credential.title},
+    )
+    return submission.state
+
+
+def _tasks_for_policy(
+    credential: Credential, submission: Submission, version: SubmissionVersion
+) -> list[ReviewTask]:
+    """Low stakes: N peer tasks; high stakes: the expert tasks."""
+    if credential.stakes == Stakes.high:
+        pool, count = Pool.expert, credential.expert_reviews
+    else:
+        pool, count = Pool.peer, credential.peer_reviews
+    return [
+        ReviewTask(submission_id=submission.id, version_id=version.id, pool=pool)
+        for _ in range(count)
+    ]
+
+
+async def _cancel_unclaimed(
+    runtime: Runtime, earner: User, submission_id: uuid.UUID, new_state: SubmissionState
+) -> Submission:
+    """Withdraw, or take back for editing: only until the first claim."""
+    async with runtime.sessions() as session:
+        submission = await session.get(Submission, submission_id, with_for_update=True)
+        if submission is None or submission.earner_id != earner.id:
+            raise not_found("That submission")
+        allowed = {
+            SubmissionState.draft,
+            SubmissionState.checking,
+            SubmissionState.returned,
+            SubmissionState.in_review,
+        }
+        if new_state == SubmissionState.withdrawn:
+            allowed.add(SubmissionState.not_yet)
+        if submission.state not in allowed:
+            raise ActionError("too_late", "This packet can no longer be changed.", 409)
+        version = await latest_version(session, submission.id)
+        # Any claim, even one released since, means a reviewer has seen the evidence.
+        touched = (
+            await session.exec(
+                select(ReviewTask.id)
+                .where(ReviewTask.version_id == version.id)
+                .where(col(ReviewTask.lease_version) > 0)
+            )
+        ).first()
+        if touched is not None:
+            raise ActionError(
+                "already_claimed",
+                "A reviewer has already picked this packet up; it can no longer be changed.",
+                409,
+            )
+        cancelled = (
+            await session.exec(
+                select(ReviewTask)
+                .where(ReviewTask.version_id == version.id)
+                .where(ReviewTask.state == TaskState.open)
+            )
+        ).all()
+        for task in cancelled:
+            task.state = TaskState.cancelled
+            session.add(task)
+        submission.state = new_state
+        submission.updated_at = datetime.now(UTC)
+        session.add(submission)
+        session.add(
+            AuditEntry(
+                actor_id=earner.id,
+                action=f"submission.{new_state.value}",
+                subject_type="submission",
+                subject_id=str(submission.id),
+            )
+        )
+        await session.commit()
+        credential_id = submission.credential_id
+    for task in cancelled:
+        key = queue.PoolKey(credential_id, task.pool)
+        await queue.drop(runtime.redis, runtime.settings, key, task.id)
+        await events.publish_feed(
+            runtime.redis,
+            runtime.settings,
+            "task.cancelled",
+            task_id=task.id,
+            credential_id=credential_id,
+            pool=task.pool,
+        )
+    return submission
+
+
+async def withdraw_submission(
+    runtime: Runtime, earner: User, submission_id: uuid.UUID
+) -> Submission:
+    return await _cancel_unclaimed(runtime, earner, submission_id, SubmissionState.withdrawn)
+
+
+async def edit_submission(runtime: Runtime, earner: User, submission_id: uuid.UUID) -> Submission:
+    """Back to draft (until the first claim), to change the packet and submit again."""
+    return await _cancel_unclaimed(runtime, earner, submission_id, SubmissionState.draft)
+
+
+async def resubmit(
+    session: AsyncSession, earner: User, submission_id: uuid.UUID
+) -> SubmissionVersion:
+    """After "not yet": a new version, starting from the previous artifacts; history is kept."""
+    submission = await session.get(Submission, submission_id, with_for_update=True)
+    if submission is None or submission.earner_id != earner.id:
+        raise not_found("That submission")
+    if submission.state != SubmissionState.not_yet:
+        raise ActionError("not_revisable", "Only a 'not yet' result can be revised.", 409)
+    previous = await latest_version(session, submission.id)
+    rubric = await latest_rubric(session, submission.credential_id)
+    assert rubric is not None
+    version = SubmissionVersion(
+        submission_id=submission.id, number=previous.number + 1, rubric_id=rubric.id
+    )
+    session.add(version)
+    await session.flush()
+    for old in (
+        await session.exec(select(Artifact).where(Artifact.version_id == previous.id))
+    ).all():
+        session.add(
+            Artifact(
+                version_id=version.id,
+                criterion_id=old.criterion_id,
+                kind=old.kind,
+                filename=old.filename,
+                media_type=old.media_type,
+                sha256=old.sha256,
+                size_bytes=old.size_bytes,
+                url=old.url,
+                body=old.body,
+            )
+        )
+    submission.state = SubmissionState.draft
+    submission.updated_at = datetime.now(UTC)
+    session.add(submission)
+    await session.commit()
+    return version

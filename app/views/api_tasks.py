@@ -1,0 +1,208 @@
+"""JSON API for reviewers: open work, claim, claim-next, extend, release, review."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app import access
+from app.actions import reviews, tasks
+from app.errors import not_found
+from app.models import (
+    Artifact,
+    Review,
+    ReviewScore,
+    ReviewTask,
+    SubmissionCriterion,
+    SubmissionVersion,
+    TaskState,
+)
+from app.views.apikit import body, caller, path_id
+
+
+class ClaimRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lease_version: int = Field(ge=1)
+
+
+class ScoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    criterion_id: uuid.UUID
+    level_id: uuid.UUID
+    comment: str = Field(default="", max_length=reviews.MAX_COMMENT)
+
+
+class ReviewIn(ClaimRef):
+    scores: list[ScoreIn] = Field(default_factory=list, max_length=50)
+    feedback: str = Field(default="", max_length=reviews.MAX_FEEDBACK)
+
+
+async def list_tasks(request: Request) -> JSONResponse:
+    runtime, user = await caller(request)
+    async with runtime.sessions() as session:
+        rows = (
+            await session.execute(access.by_priority(access.eligible_tasks(user)).limit(100))
+        ).all()
+    return JSONResponse({"tasks": [tasks.task_card(t, c) for t, _s, c in rows]})
+
+
+async def claim(request: Request) -> JSONResponse:
+    runtime, user = await caller(request)
+    result = await tasks.claim_task(runtime, user, path_id(request, "task_id"))
+    return JSONResponse(result.json(), status_code=201)
+
+
+async def claim_next(request: Request) -> JSONResponse:
+    runtime, user = await caller(request)
+    return JSONResponse((await tasks.claim_next(runtime, user)).json(), status_code=201)
+
+
+async def extend(request: Request) -> JSONResponse:
+    runtime, user = await caller(request)
+    ref = await body(request, ClaimRef)
+    result = await tasks.extend_claim(runtime, user, path_id(request, "task_id"), ref.lease_version)
+    return JSONResponse(result.json())
+
+
+async def release(request: Request) -> JSONResponse:
+    runtime, user = await caller(request)
+    ref = await body(request, ClaimRef)
+    await tasks.release_claim(runtime, user, path_id(request, "task_id"), ref.lease_version)
+    return JSONResponse({"released": True})
+
+
+async def show_task(request: Request) -> JSONResponse:
+    """A claimed task: the evidence and the rubric (never the earner's name under blind review)."""
+    runtime, user = await caller(request)
+    task_id = path_id(request, "task_id")
+    async with runtime.sessions() as session:
+        task = await session.get(ReviewTask, task_id)
+        if task is None or task.reviewer_id != user.id or task.state != TaskState.claimed:
+            raise not_found("That task")
+        artifacts = (
+            await session.exec(
+                select(Artifact, SubmissionCriterion)
+                .join(
+                    SubmissionCriterion, col(SubmissionCriterion.id) == col(Artifact.criterion_id)
+                )
+                .where(Artifact.version_id == task.version_id)
+                .order_by(col(SubmissionCriterion.position))
+            )
+        ).all()
+        version = await session.get(SubmissionVersion, task.version_id)
+        assert version is not None and version.rubric_id is not None
+        rubric, criteria, levels = await reviews.rubric_levels(session, version.rubric_id)
+        draft = (await session.exec(select(Review).where(Review.task_id == task.id))).first()
+        scores = (
+            (await session.exec(select(ReviewScore).where(ReviewScore.review_id == draft.id))).all()
+            if draft
+            else []
+        )
+    return JSONResponse(
+        {
+            "task_id": str(task.id),
+            "pool": task.pool,
+            "lease_version": task.lease_version,
+            "lease_expires_at": task.lease_expires_at.isoformat()
+            if task.lease_expires_at
+            else None,
+            "extended": task.extended,
+            "evidence": [
+                {
+                    "artifact_id": str(a.id),
+                    "criterion": c.title,
+                    "kind": a.kind,
+                    "filename": a.filename,
+                    "media_type": a.media_type,
+                    "size_bytes": a.size_bytes,
+                    "url": a.url,
+                    "text": a.body,
+                    "download": f"/api/v1/artifacts/{a.id}" if a.sha256 else None,
+                }
+                for a, c in artifacts
+            ],
+            "rubric": {
+                "version": rubric.version,
+                "min_level": rubric.min_level,
+                "min_points": rubric.min_points,
+                "criteria": [
+                    {
+                        "criterion_id": str(c.id),
+                        "title": c.title,
+                        "description": c.description,
+                        "levels": [
+                            {
+                                "level_id": str(lv.id),
+                                "label": lv.label,
+                                "points": lv.points,
+                                "descriptor": lv.descriptor,
+                            }
+                            for lv in sorted(
+                                (lv for lv in levels.values() if lv.criterion_id == c.id),
+                                key=lambda lv: lv.position,
+                            )
+                        ],
+                    }
+                    for c in criteria
+                ],
+            },
+            "draft": {
+                "feedback": draft.feedback if draft else "",
+                "scores": [
+                    {
+                        "criterion_id": str(s.criterion_id),
+                        "level_id": str(s.level_id),
+                        "comment": s.comment,
+                    }
+                    for s in scores
+                ],
+            },
+        }
+    )
+
+
+async def _write(request: Request, *, final: bool) -> JSONResponse:
+    runtime, user = await caller(request)
+    data = await body(request, ReviewIn)
+    review = await reviews.write_review(
+        runtime,
+        user,
+        path_id(request, "task_id"),
+        data.lease_version,
+        [reviews.ScoreInput(s.criterion_id, s.level_id, s.comment) for s in data.scores],
+        data.feedback,
+        final=final,
+    )
+    return JSONResponse(
+        {
+            "review_id": str(review.id),
+            "state": review.state,
+            "recommendation": review.recommendation,
+        },
+        status_code=201 if final else 200,
+    )
+
+
+async def save_draft(request: Request) -> JSONResponse:
+    return await _write(request, final=False)
+
+
+async def submit_review(request: Request) -> JSONResponse:
+    return await _write(request, final=True)
+
+
+routes = [
+    Route("/api/v1/tasks", list_tasks),
+    Route("/api/v1/tasks/claim-next", claim_next, methods=["POST"]),
+    Route("/api/v1/tasks/{task_id}", show_task),
+    Route("/api/v1/tasks/{task_id}/claim", claim, methods=["POST"]),
+    Route("/api/v1/tasks/{task_id}/extend", extend, methods=["POST"]),
+    Route("/api/v1/tasks/{task_id}/release", release, methods=["POST"]),
+    Route("/api/v1/tasks/{task_id}/review", save_draft, methods=["PUT"]),
+    Route("/api/v1/tasks/{task_id}/review", submit_review, methods=["POST"]),
+]
