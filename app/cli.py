@@ -112,6 +112,19 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def cmd_queue_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from app import queue
+
+    async def job(runtime: Runtime) -> dict[str, int]:
+        return await queue.rebuild(runtime.engine, runtime.redis, runtime.settings)
+
+    counts = _with_runtime(settings, job)
+    print(
+        f"Live queue rebuilt from PostgreSQL: {counts['open']} open, {counts['claimed']} claimed."
+    )
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -165,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("demo", help="load the demo catalogue and people (idempotent)").set_defaults(
         run=cmd_demo
+    )
+    q = sub.add_parser("queue", help="the live review queue").add_subparsers(
+        dest="queue", required=True
+    )
+    q.add_parser("rebuild", help="rebuild the Redis queue from PostgreSQL").set_defaults(
+        run=cmd_queue_rebuild
     )
     user = sub.add_parser("user", help="manage people").add_subparsers(dest="user", required=True)
     add = user.add_parser("add", help="add a person")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections import Counter
 
@@ -400,3 +401,124 @@ async def test_bad_json_gets_a_clear_error(client: httpx.AsyncClient, runtime: R
     assert missing.status_code == 404
     async with runtime.sessions() as session:
         assert (await session.exec(select(func.count()).select_from(Membership))).one() == 0
+
+
+async def test_badge_page_and_hosted_assertion(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    credential = await f.credential(runtime, peer_reviews=1)
+    earner = await f.person(runtime, "earner")
+    earner_token = await f.token_for(runtime, earner)
+    await f.submitted(client, runtime, earner_token, credential)
+    ((_, token),) = await _peers(runtime, 1)
+    assert (await _review(client, token, 3)).status_code == 201
+    async with runtime.sessions() as session:
+        award = (await session.exec(select(Award))).one()
+    page = await client.get(f"/badges/{award.id}")
+    assert page.status_code == 200 and credential.title in page.text
+    assert "Earner" not in page.text  # privacy "reviewers only": no name on the public page
+    doc = (await client.get(f"/badges/{award.id}.json")).json()
+    assert doc["type"] == "Assertion" and doc["verification"] == {"type": "HostedBadge"}
+    salt = doc["recipient"]["salt"]
+    expected = hashlib.sha256(("earner@mcx.example" + salt).encode()).hexdigest()
+    assert doc["recipient"]["identity"] == "sha256$" + expected
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE awards SET revoked_at = now(), revocation_reason = 'copied evidence'")
+        )
+    gone = await client.get(f"/badges/{award.id}.json")
+    assert gone.status_code == 410 and gone.json()["revocationReason"] == "copied evidence"
+    assert (await client.get("/badges/not-a-uuid")).status_code == 404
+
+
+async def test_bad_uploads_are_refused_and_nothing_is_written(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime)
+    earner_token = await f.token_for(runtime, await f.person(runtime, "earner"))
+    started = await client.post(
+        "/api/v1/submissions",
+        json={"credential_id": str(credential.id)},
+        headers=auth(earner_token),
+    )
+    submission_id = started.json()["id"]
+    criteria = (await client.get(f"/api/v1/credentials/{credential.id}")).json()
+    document = next(c for c in criteria["submission_criteria"] if c["kind"] == "document")
+    url = f"/api/v1/submissions/{submission_id}/artifacts/{document['criterion_id']}"
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    wrong = await client.post(
+        url, content=png, headers={**auth(earner_token), "x-filename": "plan.pdf"}
+    )
+    assert wrong.status_code == 415 and wrong.json()["error"] == "wrong_type"
+    empty = await client.post(
+        url, content=b"", headers={**auth(earner_token), "x-filename": "a.pdf"}
+    )
+    assert empty.status_code == 400
+    runtime.settings.upload_max_file_bytes = 1024
+    big = await client.post(
+        url,
+        content=b"%PDF-1.4\n" + b"x" * 4096,
+        headers={**auth(earner_token), "x-filename": "../../etc/passwd"},
+    )
+    assert big.status_code == 413
+    stored = [p for p in runtime.settings.uploads_dir.rglob("*") if p.is_file()]
+    assert stored == []
+    detail = (
+        await client.get(f"/api/v1/submissions/{submission_id}", headers=auth(earner_token))
+    ).json()
+    assert detail["versions"][0]["artifacts"] == []
+    missing = await client.post(
+        f"/api/v1/submissions/{submission_id}/submit", headers=auth(earner_token)
+    )
+    assert missing.status_code == 422 and "'Reflection'" in missing.json()["detail"]
+
+
+async def test_artifact_access_matrix(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    credential = await f.credential(runtime, peer_reviews=1)
+    earner_token = await f.token_for(runtime, await f.person(runtime, "earner"))
+    started = await client.post(
+        "/api/v1/submissions",
+        json={"credential_id": str(credential.id)},
+        headers=auth(earner_token),
+    )
+    submission_id = started.json()["id"]
+    criteria = (await client.get(f"/api/v1/credentials/{credential.id}")).json()[
+        "submission_criteria"
+    ]
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    by_kind = {c["kind"]: c["criterion_id"] for c in criteria}
+    uploaded = await client.post(
+        f"/api/v1/submissions/{submission_id}/artifacts/{by_kind['document']}",
+        content=pdf,
+        headers={**auth(earner_token), "x-filename": "plan.pdf"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    artifact_url = f"/api/v1/artifacts/{uploaded.json()['artifact_id']}"
+    await client.post(
+        f"/api/v1/submissions/{submission_id}/artifacts/{by_kind['reflection']}",
+        json={"text": "Reflection."},
+        headers=auth(earner_token),
+    )
+    await client.post(f"/api/v1/submissions/{submission_id}/submit", headers=auth(earner_token))
+    from app.actions.submissions import check_evidence
+    from tests.factories import _latest_version_id
+
+    assert (
+        await check_evidence(runtime, await _latest_version_id(runtime, submission_id))
+        == "in_review"
+    )
+    (_, reviewer_token), (_, other_token) = await _peers(runtime)
+    coordinator_token = await f.token_for(
+        runtime, await f.person(runtime, "coord", [Role.coordinator])
+    )
+    assert (await client.get(artifact_url, headers=auth(earner_token))).content == pdf
+    assert (await client.get(artifact_url, headers=auth(coordinator_token))).status_code == 200
+    assert (await client.get(artifact_url, headers=auth(reviewer_token))).status_code == 404
+    assert (await client.get(artifact_url)).status_code == 404
+    claim = (await client.post("/api/v1/tasks/claim-next", headers=auth(reviewer_token))).json()
+    assert (await client.get(artifact_url, headers=auth(reviewer_token))).status_code == 200
+    assert (await client.get(artifact_url, headers=auth(other_token))).status_code == 404
+    await client.post(
+        f"/api/v1/tasks/{claim['task_id']}/release",
+        json={"lease_version": claim["lease_version"]},
+        headers=auth(reviewer_token),
+    )
+    assert (await client.get(artifact_url, headers=auth(reviewer_token))).status_code == 404

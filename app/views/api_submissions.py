@@ -30,6 +30,7 @@ from app.models import (
     SubmissionCriterion,
     SubmissionVersion,
 )
+from app.runtime import Runtime
 from app.views.apikit import body, caller, path_id
 
 CHUNK = 256 * 1024
@@ -274,16 +275,21 @@ async def upload(request: Request) -> JSONResponse:
             max_bytes=settings.upload_max_file_bytes,
             filename=request.headers.get("x-filename") or request.query_params.get("filename"),
         )
-    async with runtime.sessions() as session:
-        artifact = await submissions.attach_artifact(
-            session,
-            user,
-            submission_id,
-            criterion_id,
-            stored=stored,
-            url=text_in.url,
-            body=text_in.text,
-        )
+    try:
+        async with runtime.sessions() as session:
+            artifact = await submissions.attach_artifact(
+                session,
+                user,
+                submission_id,
+                criterion_id,
+                stored=stored,
+                url=text_in.url,
+                body=text_in.text,
+            )
+    except ActionError:
+        if stored is not None:
+            await _discard_unreferenced(runtime, stored)
+        raise
     return JSONResponse(
         {
             "artifact_id": str(artifact.id),
@@ -295,6 +301,16 @@ async def upload(request: Request) -> JSONResponse:
         },
         status_code=201,
     )
+
+
+async def _discard_unreferenced(runtime: Runtime, stored: evidence.StoredFile) -> None:
+    """A refused upload leaves nothing behind, unless another artifact holds the same bytes."""
+    async with runtime.sessions() as session:
+        used = (
+            await session.exec(select(Artifact.id).where(Artifact.sha256 == stored.sha256))
+        ).first()
+    if used is None:
+        stored.path.unlink(missing_ok=True)
 
 
 async def submit(request: Request) -> JSONResponse:
