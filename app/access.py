@@ -70,7 +70,7 @@ def _pool_role_matches() -> ColumnElement[bool]:
     )
 
 
-def eligible_tasks(user: User) -> Any:
+def eligible_tasks(user: User, *, open_only: bool = True) -> Any:
     """Open tasks this reviewer may see and claim: (task, submission, credential) rows.
 
     Every rule of eligibility lives here, one condition per line, so listing, claiming and
@@ -85,7 +85,11 @@ def eligible_tasks(user: User) -> Any:
         .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
         .join(Credential, col(Credential.id) == col(Submission.credential_id))
         .join(earner, col(earner.id) == col(Submission.earner_id))
-        .where(ReviewTask.state == TaskState.open)
+        .where(
+            col(ReviewTask.state).in_(
+                [TaskState.open] if open_only else [TaskState.open, TaskState.claimed]
+            )
+        )
         .where(
             exists()
             .where(col(Membership.user_id) == user.id)

@@ -21,7 +21,16 @@ from app.errors import ActionError
 from app.runtime import Urls, open_runtime
 from app.settings import Settings, load_settings
 from app.templating import STATIC_DIR, templates
-from app.views import accounts, api, api_submissions, api_tasks, badges, health, home
+from app.views import (
+    accounts,
+    api,
+    api_coordinators,
+    api_submissions,
+    api_tasks,
+    badges,
+    health,
+    home,
+)
 
 SESSION_AGE = timedelta(days=14)
 
@@ -71,6 +80,7 @@ def create_app(settings: Settings | None = None, urls: Urls | None = None) -> St
             *api.routes,
             *api_submissions.routes,
             *api_tasks.routes,
+            *api_coordinators.routes,
             *badges.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],

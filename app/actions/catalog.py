@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.errors import ActionError
@@ -18,7 +18,7 @@ from app.models import (
     StackItem,
     SubmissionCriterion,
 )
-from app.specs import CredentialSpec, OrganisationSpec, StackSpec
+from app.specs import CredentialSpec, OrganisationSpec, RubricSpec, StackSpec
 
 
 async def organisation_by_slug(session: AsyncSession, slug: str) -> Organisation | None:
@@ -43,17 +43,18 @@ async def ensure_organisation(session: AsyncSession, spec: OrganisationSpec) -> 
     return organisation
 
 
-async def _add_rubric(session: AsyncSession, credential: Credential, spec: CredentialSpec) -> None:
-    assert spec.rubric is not None
+async def _add_rubric(
+    session: AsyncSession, credential: Credential, rubric_spec: RubricSpec, *, version: int = 1
+) -> Rubric:
     rubric = Rubric(
         credential_id=credential.id,
-        version=1,
-        min_level=spec.rubric.min_level,
-        min_points=spec.rubric.min_points,
+        version=version,
+        min_level=rubric_spec.min_level,
+        min_points=rubric_spec.min_points,
     )
     session.add(rubric)
     await session.flush()
-    for position, criterion_spec in enumerate(spec.rubric.criteria):
+    for position, criterion_spec in enumerate(rubric_spec.criteria):
         criterion = RubricCriterion(
             rubric_id=rubric.id,
             position=position,
@@ -68,6 +69,7 @@ async def _add_rubric(session: AsyncSession, credential: Credential, spec: Crede
                     criterion_id=criterion.id, position=level_position, **level.model_dump()
                 )
             )
+    return rubric
 
 
 async def create_credential(session: AsyncSession, spec: CredentialSpec) -> Credential:
@@ -97,7 +99,7 @@ async def create_credential(session: AsyncSession, spec: CredentialSpec) -> Cred
             )
         )
     if spec.rubric is not None:
-        await _add_rubric(session, credential, spec)
+        await _add_rubric(session, credential, spec.rubric)
     session.add(
         AuditEntry(
             action="credential.created", subject_type="credential", subject_id=str(credential.id)
@@ -133,3 +135,27 @@ async def create_stack(session: AsyncSession, spec: StackSpec) -> Stack:
     session.add(AuditEntry(action="stack.created", subject_type="stack", subject_id=str(stack.id)))
     await session.commit()
     return stack
+
+
+async def revise_rubric(session: AsyncSession, credential: Credential, spec: RubricSpec) -> Rubric:
+    """A new rubric version; reviews already written keep the version they were scored with."""
+    current = (
+        await session.exec(
+            select(Rubric)
+            .where(Rubric.credential_id == credential.id)
+            .order_by(col(Rubric.version).desc())
+        )
+    ).first()
+    rubric = await _add_rubric(
+        session, credential, spec, version=(current.version + 1) if current else 1
+    )
+    session.add(
+        AuditEntry(
+            action="rubric.revised",
+            subject_type="credential",
+            subject_id=str(credential.id),
+            data={"version": rubric.version},
+        )
+    )
+    await session.commit()
+    return rubric

@@ -124,7 +124,7 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
         session.add(submission)
         await session.flush()
         awards = (
-            await _award(session, submission, credential, outcome)
+            await award_for_pass(session, submission, credential, outcome)
             if decision == Decision.passed
             else []
         )
@@ -158,7 +158,7 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
     return outcome
 
 
-async def _award(
+async def award_for_pass(
     session: AsyncSession, submission: Submission, credential: Credential, outcome: Outcome
 ) -> list[tuple[Award, str]]:
     """The credential's badge, and each stack's badge the pass completes."""

@@ -124,18 +124,26 @@ async def _live_claims(runtime: Runtime, reviewer: User) -> int:
 async def claim_task(runtime: Runtime, reviewer: User, task_id: uuid.UUID) -> Claim:
     """Claim one given task; exactly one of any number of racing reviewers wins."""
     async with runtime.sessions() as session:
+        mine = await session.get(ReviewTask, task_id)
+        if (
+            mine is not None
+            and mine.state == TaskState.claimed
+            and mine.reviewer_id == reviewer.id
+            and mine.lease_expires_at is not None
+        ):
+            # A double tap: the first one won; answer with the same claim.
+            return Claim(mine.id, mine.lease_version, mine.lease_expires_at, mine.extended)
         row = (
             await session.execute(
-                access.eligible_tasks(reviewer).where(col(ReviewTask.id) == task_id)
+                access.eligible_tasks(reviewer, open_only=False).where(
+                    col(ReviewTask.id) == task_id
+                )
             )
         ).first()
         if row is None:
-            taken = await session.get(ReviewTask, task_id)
-            if taken is not None and taken.state == TaskState.claimed:
-                visible = taken.reviewer_id != reviewer.id
-                if visible:
-                    raise ActionError("already_taken", "Someone else just took this one.", 409)
             raise not_found("That task")
+        if row[0].state != TaskState.open:
+            raise ActionError("already_taken", "Someone else just took this one.", 409)
         task, submission, credential = row
     if await _live_claims(runtime, reviewer) >= runtime.settings.max_live_claims:
         raise ActionError(

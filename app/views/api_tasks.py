@@ -22,7 +22,7 @@ from app.models import (
     SubmissionVersion,
     TaskState,
 )
-from app.views.apikit import body, caller, path_id
+from app.views.apikit import body, caller, idempotent, path_id
 
 
 class ClaimRef(BaseModel):
@@ -52,14 +52,25 @@ async def list_tasks(request: Request) -> JSONResponse:
 
 
 async def claim(request: Request) -> JSONResponse:
+    """Claim this task (409 when someone else has it); a double tap gets the same claim."""
     runtime, user = await caller(request)
-    result = await tasks.claim_task(runtime, user, path_id(request, "task_id"))
-    return JSONResponse(result.json(), status_code=201)
+    task_id = path_id(request, "task_id")
+
+    async def produce() -> JSONResponse:
+        result = await tasks.claim_task(runtime, user, task_id)
+        return JSONResponse(result.json(), status_code=201)
+
+    return await idempotent(request, user, produce)
 
 
 async def claim_next(request: Request) -> JSONResponse:
+    """Claim the best open task for me: oldest first, escalations ahead."""
     runtime, user = await caller(request)
-    return JSONResponse((await tasks.claim_next(runtime, user)).json(), status_code=201)
+
+    async def produce() -> JSONResponse:
+        return JSONResponse((await tasks.claim_next(runtime, user)).json(), status_code=201)
+
+    return await idempotent(request, user, produce)
 
 
 async def extend(request: Request) -> JSONResponse:
@@ -189,11 +200,14 @@ async def _write(request: Request, *, final: bool) -> JSONResponse:
 
 
 async def save_draft(request: Request) -> JSONResponse:
+    """Save a draft of the review under the live claim."""
     return await _write(request, final=False)
 
 
 async def submit_review(request: Request) -> JSONResponse:
-    return await _write(request, final=True)
+    """Submit the review (final); only within the live lease named by lease_version."""
+    _, user = await caller(request)
+    return await idempotent(request, user, lambda: _write(request, final=True))
 
 
 routes = [

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from app.access import require_user
 from app.auth import current_user
@@ -46,3 +49,37 @@ async def body(request: Request, model: type[M]) -> M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ActionError("invalid", f"{where}: {first['msg']}", 422) from None
+
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+IDEMPOTENCY_SECONDS = 600
+
+
+async def idempotent(
+    request: Request, user: User, produce: Callable[[], Awaitable[JSONResponse]]
+) -> JSONResponse:
+    """Absorb double taps: the same `Idempotency-Key` from the same person on the same path
+    gets the first answer again (for ten minutes) instead of doing the work twice."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return await produce()
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ActionError(
+            "bad_idempotency_key", "Idempotency-Key: 1-100 letters, digits, - or _.", 400
+        )
+    runtime: Runtime = request.app.state.runtime
+    slot = f"{runtime.settings.redis_prefix}idem:{user.id}:{request.url.path}:{key}"
+    cached = await runtime.redis.get(slot)
+    if cached is None and not await runtime.redis.set(slot + ":busy", "1", nx=True, ex=30):
+        raise ActionError("in_progress", "The same request is still being handled.", 409)
+    if cached is not None:
+        stored = json.loads(cached)
+        return JSONResponse(stored["body"], status_code=stored["status"])
+    try:
+        response = await produce()
+        if 200 <= response.status_code < 300:
+            record = {"status": response.status_code, "body": json.loads(bytes(response.body))}
+            await runtime.redis.set(slot, json.dumps(record), ex=IDEMPOTENCY_SECONDS)
+        return response
+    finally:
+        await runtime.redis.delete(slot + ":busy")
