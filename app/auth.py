@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,7 +14,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 
-from app.models import ApiToken, User
+from app.models import ApiToken, Membership, User
 
 TOKEN_PREFIX = "mcx_"  # noqa: S105  (a public marker, not a secret)
 _hasher = PasswordHasher()
@@ -104,4 +105,16 @@ async def current_user(conn: HTTPConnection) -> User | None:
             user = await user_from_session(session, conn)
     conn.state.user = user
     conn.state.via_token = token is not None and user is not None
+    conn.state.roles = await _role_names(runtime, user) if user else frozenset()
     return user
+
+
+async def _role_names(runtime: Any, user: User) -> frozenset[str]:
+    """The roles this person holds anywhere (for navigation; access.py decides per object)."""
+    async with runtime.sessions() as session:
+        rows = await session.exec(
+            select(Membership.role)
+            .where(Membership.user_id == user.id)
+            .where(col(Membership.suspended_at).is_(None))
+        )
+        return frozenset(rows.all())

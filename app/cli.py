@@ -147,6 +147,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             workers=args.workers,
             ws="websockets-sansio",
             ws_per_message_deflate=False,
+            # Phones send small JSON; refuse big frames before buffering them.
+            ws_max_size=64 * 1024,
             proxy_headers=True,
             log_level=args.log_level,
         )

@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from app.csrf import CSRFMiddleware
 from app.db import require_current_schema
 from app.errors import ActionError
+from app.live import start_hub
 from app.runtime import Urls, open_runtime
 from app.settings import Settings, load_settings
 from app.templating import STATIC_DIR, templates
@@ -30,6 +31,7 @@ from app.views import (
     badges,
     health,
     home,
+    live,
 )
 
 SESSION_AGE = timedelta(days=14)
@@ -58,7 +60,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(exc.detail, status_code=exc.status_code)
 
 
-def create_app(settings: Settings | None = None, urls: Urls | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    urls: Urls | None = None,
+    hub_options: dict[str, float] | None = None,
+) -> Starlette:
     """The web app. Connections open in the lifespan, never at import."""
     settings = settings or load_settings()
 
@@ -68,7 +74,11 @@ def create_app(settings: Settings | None = None, urls: Urls | None = None) -> St
         try:
             await require_current_schema(runtime.engine)
             app.state.runtime = runtime
-            yield
+            app.state.hub = await start_hub(runtime, **(hub_options or {}))
+            try:
+                yield
+            finally:
+                await app.state.hub.stop()
         finally:
             await runtime.close()
 
@@ -82,6 +92,7 @@ def create_app(settings: Settings | None = None, urls: Urls | None = None) -> St
             *api_tasks.routes,
             *api_coordinators.routes,
             *badges.routes,
+            *live.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

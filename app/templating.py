@@ -19,6 +19,7 @@ def _context(request: Request) -> dict[str, Any]:
     return {
         "csrf_token": csrf_token(request),
         "user": getattr(request.state, "user", None),
+        "roles": getattr(request.state, "roles", frozenset()),
     }
 
 

@@ -1,0 +1,334 @@
+"""The live hub: one Redis pub/sub subscription per process, fanned out in memory to websockets.
+
+Each open socket is a `Listener` with a bounded mailbox. The hub reads the `feed` and `user`
+channels (see app.events), decides per listener who may see each event, and queues it as
+ready-to-send JSON text; the socket's own writer task drains the mailbox (app.views.live).
+Nothing here waits on a phone: a full mailbox is emptied and replaced by one `resync`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from app import events
+from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 25.0
+QUEUE_SIZE = 256
+BACKOFF_FIRST = 0.25
+BACKOFF_MAX = 30.0
+# A subscribed connection only speaks when there is news; after this much silence the hub
+# PINGs, and a PING unanswered for as long again means a half-open connection: reconnect.
+REDIS_IDLE_SECONDS = 20.0
+_POLL_SECONDS = 1.0
+
+RESYNC = json.dumps({"type": "resync"})
+PING = json.dumps({"type": "ping"})
+# Feed kinds may not pose as the socket's own control messages.
+CONTROL_TYPES = frozenset(
+    {"hello", "ping", "pong", "resync", "notification", "resume_done", "refreshed", "error"}
+)
+
+
+@dataclass(eq=False)
+class Listener:
+    """One open socket: who it is, what it may watch, and its bounded mailbox of JSON text."""
+
+    user_id: str
+    school: str | None
+    pools: frozenset[tuple[str, str]]
+    queue: asyncio.Queue[str]
+    resyncs: int = 0
+
+    def update(self, pools: Iterable[tuple[uuid.UUID, str]], school: str | None) -> None:
+        """Replace the (credential, pool) feeds and school, e.g. after a `refresh`."""
+        self.pools = frozenset((str(credential), pool) for credential, pool in pools)
+        self.school = school.lower() if school else None
+
+    def offer(self, text: str) -> None:
+        """Queue without waiting. When full, drop what is queued and ask for a resync instead:
+        the phone refetches from PostgreSQL, and a slow phone never costs unbounded memory."""
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(RESYNC)
+            self.resyncs += 1
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """A parsed `feed` message: what phones see, and the audience rules they never see."""
+
+    kind: str
+    credential_id: str
+    pool: str
+    public: str
+    earner_id: str | None = None
+    excluded: frozenset[str] = field(default_factory=frozenset)
+    earner_school: str | None = None
+    exclude_same_school: bool = False
+
+    def reaches(self, listener: Listener) -> bool:
+        """The per-task half of eligibility (access.eligible_tasks has the same rules)."""
+        if (self.credential_id, self.pool) not in listener.pools:
+            return False
+        if listener.user_id == self.earner_id:
+            return False
+        if listener.user_id in self.excluded:
+            return False
+        return not (
+            self.exclude_same_school
+            and self.earner_school is not None
+            and listener.school == self.earner_school
+        )
+
+
+def parse_feed(raw: str) -> FeedEvent | None:
+    """A FeedEvent, or None when the message is malformed: an audience we cannot read
+    reaches nobody (fail closed)."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    kind, task_id = message.get("type"), message.get("task_id")
+    credential_id, pool = message.get("credential_id"), message.get("pool")
+    data, audience = message.get("data", {}), message.get("audience", {})
+    if not (
+        isinstance(kind, str)
+        and isinstance(task_id, str)
+        and isinstance(credential_id, str)
+        and isinstance(pool, str)
+    ):
+        return None
+    if kind in CONTROL_TYPES or not isinstance(data, dict) or not isinstance(audience, dict):
+        return None
+    earner_id = audience.get("earner_id")
+    excluded = audience.get("excluded_reviewer_ids", [])
+    school = audience.get("earner_school")
+    same_school = audience.get("exclude_same_school", False)
+    if earner_id is not None and not isinstance(earner_id, str):
+        return None
+    if not isinstance(excluded, list) or not all(isinstance(item, str) for item in excluded):
+        return None
+    if (school is not None and not isinstance(school, str)) or not isinstance(same_school, bool):
+        return None
+    public = {
+        "type": kind,
+        "task_id": task_id,
+        "credential_id": credential_id,
+        "pool": pool,
+        "data": data,
+    }
+    return FeedEvent(
+        kind=kind,
+        credential_id=credential_id,
+        pool=pool,
+        public=json.dumps(public),
+        earner_id=earner_id,
+        excluded=frozenset(excluded),
+        earner_school=school.lower() if school else None,
+        exclude_same_school=same_school,
+    )
+
+
+class Hub:
+    """The process's one subscriber. `start()` runs it; it reconnects by itself, with backoff,
+    and every (re)subscription tells every socket to resync, since events may have been missed.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        feed_channel: str,
+        user_channel: str,
+        *,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        queue_size: int = QUEUE_SIZE,
+        idle_seconds: float = REDIS_IDLE_SECONDS,
+    ) -> None:
+        self.heartbeat = heartbeat
+        self.queue_size = queue_size
+        self.subscribed = asyncio.Event()
+        self.subscriptions = 0
+        self._redis = redis
+        self._feed, self._user = feed_channel, user_channel
+        self._channels = (feed_channel, user_channel)
+        self._idle = idle_seconds
+        self._listeners: set[Listener] = set()
+        self._by_user: dict[str, set[Listener]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._failures = 0  # since the last subscription: the backoff exponent
+
+    # -- sockets ---------------------------------------------------------------------------
+
+    def attach(
+        self, user_id: uuid.UUID, school: str | None, pools: Iterable[tuple[uuid.UUID, str]]
+    ) -> Listener:
+        """Register a socket before telling it `hello`, so nothing falls between the two."""
+        listener = Listener(
+            user_id=str(user_id),
+            school=None,
+            pools=frozenset(),
+            queue=asyncio.Queue(maxsize=self.queue_size),
+        )
+        listener.update(pools, school)
+        self._listeners.add(listener)
+        self._by_user.setdefault(listener.user_id, set()).add(listener)
+        return listener
+
+    def detach(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+        mine = self._by_user.get(listener.user_id)
+        if mine is not None:
+            mine.discard(listener)
+            if not mine:
+                del self._by_user[listener.user_id]
+
+    def listeners_of(self, user_id: uuid.UUID | str) -> list[Listener]:
+        return list(self._by_user.get(str(user_id), ()))
+
+    @property
+    def connections(self) -> int:
+        return len(self._listeners)
+
+    # -- fan-out ---------------------------------------------------------------------------
+
+    def deliver(self, channel: str, raw: str) -> None:
+        """Fan one pub/sub message out to the mailboxes it is for."""
+        if channel == self._feed:
+            event = parse_feed(raw)
+            if event is None:
+                log.warning("dropped a malformed feed event: %.200s", raw)
+                return
+            # One pass over this process's sockets: a set-membership test each, cheap next to
+            # the JSON that is encoded once per event, not once per socket.
+            for listener in self._listeners:
+                if event.reaches(listener):
+                    listener.offer(event.public)
+        elif channel == self._user:
+            self._deliver_notification(raw)
+
+    def _deliver_notification(self, raw: str) -> None:
+        try:
+            message = json.loads(raw)
+            user_id, notification = message["user_id"], message["notification"]
+        except (ValueError, TypeError, KeyError):
+            log.warning("dropped a malformed user event: %.200s", raw)
+            return
+        if not isinstance(user_id, str) or not isinstance(notification, dict):
+            log.warning("dropped a malformed user event: %.200s", raw)
+            return
+        mine = self._by_user.get(user_id)
+        if mine:
+            text = json.dumps({"type": "notification", "notification": notification})
+            for listener in mine:
+                listener.offer(text)
+
+    def broadcast(self, text: str) -> None:
+        for listener in self._listeners:
+            listener.offer(text)
+
+    # -- the subscription ------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="live-hub")
+
+    async def stop(self) -> None:
+        """Stop listening and close the hub's Redis client; open sockets simply go quiet."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._redis.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(*self._channels)
+                await self._listen(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Any failure, not only Redis's: a hub that dies leaves every phone silent.
+                log.warning("live hub lost Redis (%s: %s); reconnecting", type(exc).__name__, exc)
+            finally:
+                self.subscribed.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(self._failures, 10))
+            self._failures += 1
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311  (jitter)
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        pinged_at: float | None = None
+        while True:
+            message = await pubsub.get_message(timeout=min(_POLL_SECONDS, self._idle / 2))
+            now = loop.time()
+            if message is None:
+                if pinged_at is None and now - heard > self._idle:
+                    await pubsub.ping()
+                    pinged_at = now
+                elif pinged_at is not None and now - pinged_at > self._idle:
+                    raise RedisConnectionError("Redis did not answer the hub's PING")
+                continue
+            heard, pinged_at = now, None
+            kind = message["type"]
+            if kind == "message":
+                self.deliver(message["channel"], message["data"])
+            elif kind == "subscribe" and message["data"] == len(self._channels):
+                # Every channel confirmed (first start, our reconnect, or redis-py's own
+                # silent resubscribe): events may have been missed meanwhile.
+                self._on_subscribed()
+
+    def _on_subscribed(self) -> None:
+        self.subscriptions += 1
+        self._failures = 0
+        self.subscribed.set()
+        self.broadcast(RESYNC)
+
+
+def _client_name(prefix: str) -> str:
+    # Shown by CLIENT LIST, so operators (and tests) can find this connection.
+    return "".join(ch if ch.isalnum() or ch in ":-_." else "_" for ch in prefix) + "live-hub"
+
+
+async def start_hub(runtime: Runtime, **options: Any) -> Hub:
+    """Start this process's hub on a Redis client of its own (a subscribed connection can do
+    nothing else). `options` go to Hub (heartbeat, queue_size, idle_seconds)."""
+    redis = Redis.from_url(
+        runtime.urls.redis,
+        decode_responses=True,
+        socket_keepalive=True,
+        client_name=_client_name(runtime.settings.redis_prefix),
+    )
+    hub = Hub(
+        redis,
+        events.feed_channel(runtime.settings),
+        events.user_channel(runtime.settings),
+        **options,
+    )
+    hub.start()
+    return hub
