@@ -39,6 +39,8 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
         "redis_settings": arq_settings(redis_url),
         "queue_name": settings.redis_prefix + "arq:queue",
         "max_jobs": 20,
+        # arq polls its queue; 0.1 s instead of 0.5 s puts a packet in the queue 4x sooner.
+        "poll_delay": 0.1,
     }
 
 
@@ -47,12 +49,20 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     return Worker(**worker_settings(settings, settings.redis_url or ""), burst=burst)
 
 
+async def _work(settings: Settings, *, burst: bool) -> None:
+    # Built inside the running loop: arq's Worker binds to the loop current at construction.
+    worker = build_worker(settings, burst=burst)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+
 def run_worker(settings: Settings, *, burst: bool = False) -> int:
     urls = resolve_urls(settings)
     settings = settings.model_copy(update={"database_url": urls.database, "redis_url": urls.redis})
     try:
-        worker = build_worker(settings, burst=burst)
-        asyncio.run(worker.async_run())
+        asyncio.run(_work(settings, burst=burst))
     finally:
         urls.stop_embedded()
     return 0
