@@ -13,6 +13,7 @@ from app.runtime import arq_settings, open_runtime, resolve_urls
 from app.settings import Settings
 from workers.evidence import check_evidence
 from workers.leases import expire_leases
+from workers.outcomes import reconcile_outcomes
 from workers.rebuild import rebuild_queue
 
 
@@ -28,11 +29,12 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             await ctx["runtime"].close()
 
     return {
-        "functions": [check_evidence, expire_leases, rebuild_queue],
+        "functions": [check_evidence, expire_leases, rebuild_queue, reconcile_outcomes],
         "cron_jobs": [
             # The rebuild runs first at start: Redis may have lost everything meanwhile.
             cron(rebuild_queue, second={5}, unique=True, run_at_startup=True),
             cron(expire_leases, second={0, 15, 30, 45}, unique=True, run_at_startup=True),
+            cron(reconcile_outcomes, second={30}, unique=True, run_at_startup=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,
