@@ -12,34 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
-from alembic import command
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import select
 
 from app.actions import accounts
-from app.db import alembic_config
 from app.models import User
-from app.runtime import Urls, open_runtime, resolve_urls
-from app.settings import load_settings
+from bench.harness import PYTHON, Mcx, free_port, fresh_mcx
 from tests.media import mp4, pdf, png, wav
 
-ROOT = Path(__file__).resolve().parent.parent
 CREDENTIAL = "collaborative-leadership-coaching"
 EARNER, PEERS = "earner2@mcx.example", ("reviewer2@mcx.example", "reviewer3@mcx.example")
 WAIT = 30.0
@@ -54,8 +40,7 @@ SAMPLES = {
 @dataclass
 class Run:
     base: str
-    env: dict[str, str]
-    urls: Urls
+    mcx: Mcx
     heard: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -72,109 +57,13 @@ class Run:
         raise TimeoutError(f"the earner never heard {kind}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-@contextlib.asynccontextmanager
-async def mcx_processes(data_dir: Path) -> AsyncIterator[Run]:
-    """A fresh database and Redis prefix, the demo, a web process and a worker; all undone."""
-    settings = load_settings()
-    urls = await asyncio.to_thread(resolve_urls, settings)
-    name = f"mcx_e2e_{uuid.uuid4().hex[:8]}"
-    await _admin(urls.database, f'CREATE DATABASE "{name}"')
-    database = make_url(urls.database).set(database=name).render_as_string(hide_password=False)
-    await asyncio.to_thread(command.upgrade, alembic_config(database), "head")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    prefix = f"mcx:e2e:{uuid.uuid4().hex[:8]}:"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "REDIS_URL": urls.redis,
-        "MCX_REDIS_PREFIX": prefix,
-        "MCX_DATA_DIR": str(data_dir),
-        "MCX_BASE_URL": base,
-    }
-    python = [sys.executable, "-m", "app.cli"]
-    subprocess.run([*python, "demo"], env=env, cwd=ROOT, check=True, capture_output=True)
-    logs = [open(data_dir / f"{n}.log", "w") for n in ("serve", "worker")]
-    procs = [
-        subprocess.Popen(
-            [*python, "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            cwd=ROOT,
-            stdout=logs[0],
-            stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [*python, "worker"], env=env, cwd=ROOT, stdout=logs[1], stderr=subprocess.STDOUT
-        ),
-    ]
-    try:
-        async with httpx.AsyncClient(base_url=base) as http:
-            for _ in range(300):
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("mcx serve did not become ready")
-        yield Run(base=base, env=env, urls=Urls(database=database, redis=urls.redis))
-    except BaseException:
-        for log in logs:
-            log.flush()
-            tail = Path(log.name).read_text()[-3000:]
-            print(f"--- {Path(log.name).name} ---\n{tail}", file=sys.stderr)
-        raise
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-            if proc.poll() is None:
-                proc.kill()
-        for log in logs:
-            log.close()
-        await _admin(urls.database, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        from redis.asyncio import Redis
-
-        redis = Redis.from_url(urls.redis)
-        keys = [k async for k in redis.scan_iter(match=prefix + "*")]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
-        await asyncio.to_thread(urls.stop_embedded)
-
-
 async def _tokens(run: Run) -> dict[str, str]:
-    settings = load_settings(
-        database_url=run.urls.database,
-        redis_url=run.urls.redis,
-        redis_prefix=run.env["MCX_REDIS_PREFIX"],
-    )
-    runtime = await open_runtime(settings, run.urls)
-    try:
-        tokens = {}
-        async with runtime.sessions() as session:
-            for email in (EARNER, *PEERS):
-                user = (await session.exec(select(User).where(User.email == email))).one()
-                _, tokens[email] = await accounts.create_api_token(session, user, "e2e")
-        return tokens
-    finally:
-        await runtime.close()
+    tokens = {}
+    async with run.mcx.runtime.sessions() as session:
+        for email in (EARNER, *PEERS):
+            user = (await session.exec(select(User).where(User.email == email))).one()
+            _, tokens[email] = await accounts.create_api_token(session, user, "e2e")
+    return tokens
 
 
 async def _listen(run: Run, token: str, ready: asyncio.Event) -> None:
@@ -291,9 +180,16 @@ async def scenario(run: Run) -> dict[str, float]:
 
 
 async def run_e2e() -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="mcx-e2e-") as tmp:
-        async with mcx_processes(Path(tmp)) as run:
-            return await scenario(run)
+    port = free_port()
+    async with fresh_mcx(base_url=f"http://127.0.0.1:{port}") as mcx:
+        base = await mcx.serve(port)
+        await mcx.start("worker", [*PYTHON, "worker"])
+        try:
+            return await scenario(Run(base=base, mcx=mcx))
+        except BaseException:
+            for name in ("serve", "worker"):
+                print(f"--- {name} ---\n{mcx.log_tail(name)}", file=sys.stderr)
+            raise
 
 
 def main() -> int:
