@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,6 +15,7 @@ from starlette.requests import HTTPConnection
 
 from app.models import ApiToken, Membership, User
 
+LAST_USED_GRANULARITY = timedelta(minutes=1)
 TOKEN_PREFIX = "mcx_"  # noqa: S105  (a public marker, not a secret)
 _hasher = PasswordHasher()
 # Verifying against this keeps a log-in for an unknown email as slow as for a known one.
@@ -68,12 +68,14 @@ async def user_from_token(session: AsyncSession, token: str) -> User | None:
     if row is None:
         return None
     user, api_token = row
-    await session.exec(
-        update(ApiToken)
-        .where(col(ApiToken.id) == api_token.id)
-        .values(last_used_at=datetime.now(UTC))
-    )
-    await session.commit()
+    now = datetime.now(UTC)
+    # "Last used" to the minute is enough; writing it on every call would double the cost of
+    # every API request (a phone polls, a script loops).
+    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_GRANULARITY:
+        await session.exec(
+            update(ApiToken).where(col(ApiToken.id) == api_token.id).values(last_used_at=now)
+        )
+        await session.commit()
     return user
 
 
@@ -103,18 +105,20 @@ async def current_user(conn: HTTPConnection) -> User | None:
             user = await user_from_token(session, token)
         else:
             user = await user_from_session(session, conn)
+        # Roles only feed the page navigation; the JSON API and websocket never need them.
+        wants_roles = user is not None and not conn.url.path.startswith(("/api/", "/ws"))
+        conn.state.roles = await _role_names(session, user) if wants_roles else frozenset()
     conn.state.user = user
     conn.state.via_token = token is not None and user is not None
-    conn.state.roles = await _role_names(runtime, user) if user else frozenset()
     return user
 
 
-async def _role_names(runtime: Any, user: User) -> frozenset[str]:
+async def _role_names(session: AsyncSession, user: User | None) -> frozenset[str]:
     """The roles this person holds anywhere (for navigation; access.py decides per object)."""
-    async with runtime.sessions() as session:
-        rows = await session.exec(
-            select(Membership.role)
-            .where(Membership.user_id == user.id)
-            .where(col(Membership.suspended_at).is_(None))
-        )
-        return frozenset(rows.all())
+    assert user is not None
+    rows = await session.exec(
+        select(Membership.role)
+        .where(Membership.user_id == user.id)
+        .where(col(Membership.suspended_at).is_(None))
+    )
+    return frozenset(rows.all())

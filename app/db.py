@@ -21,7 +21,9 @@ class SchemaNotCurrent(RuntimeError):
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it would add a round trip to every checkout; asyncpg reports a dead
+    # connection as a disconnect error, which invalidates it and the pool moves on.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def make_sessions(engine: AsyncEngine) -> Sessions:

@@ -24,19 +24,24 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# 1: this tap removed the task from the open set (go on to PostgreSQL); 0: already gone
-# (someone else has it); -1: the pool was never built here (Redis lost it: ask PostgreSQL).
+# {1, ''}: this tap removed the task from the open set (go on to PostgreSQL); {0, holder}:
+# already gone, and who took it (so the holder's own double tap is recognised); {-1, ''}: the
+# pool was never built here (Redis lost it: ask PostgreSQL). Lease deadlines use Redis TIME.
 CLAIM_LUA = """
-if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {-1, ''} end
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
+  return {0, redis.call('HGET', KEYS[4], ARGV[1]) or ''}
+end
 local now = redis.call('TIME')
 redis.call('ZADD', KEYS[2], tonumber(now[1]) + tonumber(ARGV[2]), ARGV[1])
-return 1
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
+return {1, ''}
 """
 
-# Put a task (back) into the open set and drop its lease.
+# Put a task (back) into the open set and drop its lease and holder.
 OPEN_LUA = """
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('SET', KEYS[3], '1')
 return 1
@@ -50,9 +55,9 @@ class PoolKey:
     credential_id: uuid.UUID
     pool: str
 
-    def keys(self, settings: Settings) -> tuple[str, str, str]:
+    def keys(self, settings: Settings) -> tuple[str, str, str, str]:
         tag = f"{settings.redis_prefix}q:{{{self.credential_id}:{self.pool}}}"
-        return f"{tag}:open", f"{tag}:lease", f"{tag}:ready"
+        return f"{tag}:open", f"{tag}:lease", f"{tag}:ready", f"{tag}:holder"
 
 
 def score(created_at: datetime, reason: str) -> float:
@@ -61,24 +66,29 @@ def score(created_at: datetime, reason: str) -> float:
 
 
 async def try_claim(
-    redis: Redis, settings: Settings, key: PoolKey, task_id: uuid.UUID, lease_seconds: int
-) -> int:
-    """CLAIMED, TAKEN or UNKNOWN; a Redis failure counts as UNKNOWN (PostgreSQL decides)."""
+    redis: Redis,
+    settings: Settings,
+    key: PoolKey,
+    task_id: uuid.UUID,
+    lease_seconds: int,
+    reviewer_id: uuid.UUID,
+) -> tuple[int, str]:
+    """(CLAIMED, TAKEN or UNKNOWN; the holder when TAKEN). A Redis failure is UNKNOWN."""
     try:
-        result = await redis.eval(
-            CLAIM_LUA, 3, *key.keys(settings), str(task_id), str(lease_seconds)
-        )  # type: ignore[misc]
+        code, holder = await redis.eval(  # type: ignore[misc]
+            CLAIM_LUA, 4, *key.keys(settings), str(task_id), str(lease_seconds), str(reviewer_id)
+        )
     except RedisError as exc:
         log.warning("queue unavailable for claim, falling back to PostgreSQL: %s", exc)
-        return UNKNOWN
-    return int(result)
+        return UNKNOWN, ""
+    return int(code), str(holder)
 
 
 async def put_open(
     redis: Redis, settings: Settings, key: PoolKey, task_id: uuid.UUID, priority: float
 ) -> None:
     try:
-        await redis.eval(OPEN_LUA, 3, *key.keys(settings), str(task_id), str(priority))  # type: ignore[misc]
+        await redis.eval(OPEN_LUA, 4, *key.keys(settings), str(task_id), str(priority))  # type: ignore[misc]
     except RedisError as exc:
         # PostgreSQL already says it is open; the next rebuild puts it back.
         log.warning("could not add task %s to the live queue: %s", task_id, exc)
@@ -86,11 +96,12 @@ async def put_open(
 
 async def drop(redis: Redis, settings: Settings, key: PoolKey, task_id: uuid.UUID) -> None:
     """Remove a task from the open set and the leases (completed, cancelled)."""
-    open_key, lease_key, _ = key.keys(settings)
+    open_key, lease_key, _, holder_key = key.keys(settings)
     try:
         async with redis.pipeline(transaction=True) as pipe:
             pipe.zrem(open_key, str(task_id))
             pipe.zrem(lease_key, str(task_id))
+            pipe.hdel(holder_key, str(task_id))
             await pipe.execute()
     except RedisError as exc:
         log.warning("could not drop task %s from the live queue: %s", task_id, exc)
@@ -103,7 +114,7 @@ async def open_count(redis: Redis, settings: Settings, key: PoolKey) -> int:
 REBUILD_SQL = text(
     """
     SELECT t.id, s.credential_id, t.pool, t.state, t.reason, t.created_at,
-           extract(epoch FROM t.lease_expires_at) AS deadline
+           extract(epoch FROM t.lease_expires_at) AS deadline, t.reviewer_id
       FROM review_tasks t JOIN submissions s ON s.id = t.submission_id
      WHERE t.state IN ('open', 'claimed')
     """
@@ -121,22 +132,25 @@ async def rebuild(engine: AsyncEngine, redis: Redis, settings: Settings) -> dict
         credential_ids = [row[0] for row in (await conn.execute(CREDENTIALS_SQL)).all()]
     opened: dict[PoolKey, dict[str, float]] = defaultdict(dict)
     leased: dict[PoolKey, dict[str, float]] = defaultdict(dict)
-    for task_id, credential_id, pool, state, reason, created_at, deadline in rows:
+    holders: dict[PoolKey, dict[str, str]] = defaultdict(dict)
+    for task_id, credential_id, pool, state, reason, created_at, deadline, reviewer in rows:
         key = PoolKey(credential_id, pool)
         if state == "open":
             opened[key][str(task_id)] = score(created_at, reason)
         else:
             leased[key][str(task_id)] = float(deadline)
+            holders[key][str(task_id)] = str(reviewer)
     async with redis.pipeline(transaction=False) as pipe:
         for credential_id in credential_ids:
             for pool in ("peer", "expert"):
                 key = PoolKey(credential_id, pool)
-                open_key, lease_key, ready_key = key.keys(settings)
-                pipe.delete(open_key, lease_key)
+                open_key, lease_key, ready_key, holder_key = key.keys(settings)
+                pipe.delete(open_key, lease_key, holder_key)
                 if opened.get(key):
                     pipe.zadd(open_key, opened[key])
                 if leased.get(key):
                     pipe.zadd(lease_key, leased[key])
+                    pipe.hset(holder_key, mapping=holders[key])
                 pipe.set(ready_key, "1")
         await pipe.execute()
     counts = {

@@ -8,12 +8,14 @@ answers the losing taps first, and the pool feed and the earner hear about it af
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 
 from app import access, events, queue
@@ -109,95 +111,153 @@ CLAIM_SQL = text(
 )
 
 
-async def _live_claims(runtime: Runtime, reviewer: User) -> int:
-    async with runtime.sessions() as session:
-        return (
-            await session.exec(
-                select(func.count())
-                .select_from(ReviewTask)
-                .where(ReviewTask.reviewer_id == reviewer.id)
-                .where(ReviewTask.state == TaskState.claimed)
-            )
-        ).one()
+# A task's credential and pool never change: remember them, so a losing tap costs one Redis
+# call and no PostgreSQL query. Bounded; evicted oldest first.
+_POOL_OF: OrderedDict[uuid.UUID, queue.PoolKey] = OrderedDict()
+_POOL_CACHE_SIZE = 100_000
+
+
+async def _pool_key(runtime: Runtime, task_id: uuid.UUID) -> queue.PoolKey | None:
+    key = _POOL_OF.get(task_id)
+    if key is not None:
+        return key
+    async with runtime.engine.connect() as conn:
+        row = (await conn.execute(POOL_SQL, {"task": task_id})).first()
+    if row is None:
+        return None
+    key = queue.PoolKey(row.credential_id, row.pool)
+    _POOL_OF[task_id] = key
+    if len(_POOL_OF) > _POOL_CACHE_SIZE:
+        _POOL_OF.popitem(last=False)
+    return key
+
+
+POOL_SQL = text(
+    "SELECT s.credential_id, t.pool FROM review_tasks t "
+    "JOIN submissions s ON s.id = t.submission_id WHERE t.id = :task"
+)
+TAKEN = "Someone else just took this one."
 
 
 async def claim_task(runtime: Runtime, reviewer: User, task_id: uuid.UUID) -> Claim:
-    """Claim one given task; exactly one of any number of racing reviewers wins."""
+    """Claim one given task; exactly one of any number of racing reviewers wins.
+
+    Redis answers the losing taps (and recognises the winner's own double tap); whoever gets
+    through is checked for eligibility and limits in PostgreSQL, which then decides with the
+    fenced conditional UPDATE. Whenever a tap that got through Redis is refused, the task goes
+    back into the open set, so Redis keeps matching PostgreSQL.
+    """
+    key = await _pool_key(runtime, task_id)
+    if key is None:
+        raise not_found("That task")
+    default_seconds = 60 * runtime.settings.lease_minutes
+    gate, holder = await queue.try_claim(
+        runtime.redis, runtime.settings, key, task_id, default_seconds, reviewer.id
+    )
+    if gate == queue.TAKEN and holder != str(reviewer.id):
+        raise ActionError("already_taken", TAKEN, 409)
+    try:
+        return await _claim_in_postgres(runtime, reviewer, task_id, key)
+    except ActionError:
+        if gate == queue.CLAIMED:
+            await _reopen_if_open(runtime, task_id, key)
+        raise
+
+
+async def _claim_in_postgres(
+    runtime: Runtime, reviewer: User, task_id: uuid.UUID, key: queue.PoolKey
+) -> Claim:
     async with runtime.sessions() as session:
-        mine = await session.get(ReviewTask, task_id)
-        if (
-            mine is not None
-            and mine.state == TaskState.claimed
-            and mine.reviewer_id == reviewer.id
-            and mine.lease_expires_at is not None
-        ):
-            # A double tap: the first one won; answer with the same claim.
-            return Claim(mine.id, mine.lease_version, mine.lease_expires_at, mine.extended)
-        row = (
+        facts = (
             await session.execute(
-                access.eligible_tasks(reviewer, open_only=False).where(
-                    col(ReviewTask.id) == task_id
+                access.eligible_tasks(reviewer, open_only=False)
+                .where(col(ReviewTask.id) == task_id)
+                .with_only_columns(
+                    col(ReviewTask.state),
+                    col(ReviewTask.reviewer_id),
+                    col(ReviewTask.lease_version),
+                    col(ReviewTask.lease_expires_at),
+                    col(ReviewTask.extended),
+                    col(Submission.id).label("submission_id"),
+                    col(Submission.earner_id),
+                    col(Credential.title),
+                    col(Credential.lease_minutes),
+                    _live_claims_of(reviewer).label("live_claims"),
                 )
             )
         ).first()
-        if row is None:
-            raise not_found("That task")
-        if row[0].state != TaskState.open:
-            raise ActionError("already_taken", "Someone else just took this one.", 409)
-        task, submission, credential = row
-    if await _live_claims(runtime, reviewer) >= runtime.settings.max_live_claims:
+        mine = None
+        if facts is None:
+            # Not eligible, or it is mine already (the rules exclude reviewers on a submission).
+            mine = await session.get(ReviewTask, task_id)
+    if mine is not None and mine.state == TaskState.claimed and mine.reviewer_id == reviewer.id:
+        assert mine.lease_expires_at is not None
+        # A double tap: the first one won; answer with the same claim.
+        return Claim(mine.id, mine.lease_version, mine.lease_expires_at, mine.extended)
+    if facts is None:
+        raise not_found("That task")
+    if facts.state != TaskState.open:
+        raise ActionError("already_taken", TAKEN, 409)
+    if facts.live_claims >= runtime.settings.max_live_claims:
         raise ActionError(
-            "too_many_claims",
-            "Finish or release the review you hold before claiming another.",
-            409,
+            "too_many_claims", "Finish or release the review you hold before claiming another.", 409
         )
-    seconds = lease_seconds(runtime, credential)
-    key = queue.PoolKey(credential.id, task.pool)
-    gate = await queue.try_claim(runtime.redis, runtime.settings, key, task.id, seconds)
-    if gate == queue.TAKEN:
-        raise ActionError("already_taken", "Someone else just took this one.", 409)
+    seconds = 60 * (facts.lease_minutes or runtime.settings.lease_minutes)
     try:
         async with runtime.engine.begin() as conn:
             won = (
                 await conn.execute(
-                    CLAIM_SQL, {"reviewer": reviewer.id, "seconds": seconds, "task": task.id}
+                    CLAIM_SQL, {"reviewer": reviewer.id, "seconds": seconds, "task": task_id}
                 )
             ).first()
     except IntegrityError:
         # The database's own guard: never the same reviewer twice on one submission.
         won = None
     if won is None:
-        if gate == queue.CLAIMED:
-            # Redis let us through but PostgreSQL says no: make Redis match again.
-            async with runtime.sessions() as session:
-                current = await session.get(ReviewTask, task.id)
-            if current is not None and current.state == TaskState.open:
-                await queue.put_open(
-                    runtime.redis,
-                    runtime.settings,
-                    key,
-                    task.id,
-                    queue.score(task.created_at, task.reason),
-                )
-        raise ActionError("already_taken", "Someone else just took this one.", 409)
-    claim = Claim(task.id, won.lease_version, won.lease_expires_at, won.extended)
+        raise ActionError("already_taken", TAKEN, 409)
     await events.publish_feed(
         runtime.redis,
         runtime.settings,
         "task.claimed",
-        task_id=task.id,
-        credential_id=credential.id,
-        pool=task.pool,
+        task_id=task_id,
+        credential_id=key.credential_id,
+        pool=key.pool,
     )
     await events.notify(
         runtime.engine,
         runtime.redis,
         runtime.settings,
-        submission.earner_id,
+        facts.earner_id,
         "submission.claimed",
-        {"submission_id": str(submission.id), "credential": credential.title},
+        {"submission_id": str(facts.submission_id), "credential": facts.title},
     )
-    return claim
+    return Claim(task_id, won.lease_version, won.lease_expires_at, won.extended)
+
+
+def _live_claims_of(reviewer: User) -> Any:
+    held = aliased(ReviewTask)
+    return (
+        select(func.count())
+        .select_from(held)
+        .where(col(held.reviewer_id) == reviewer.id)
+        .where(col(held.state) == TaskState.claimed)
+        .scalar_subquery()
+    )
+
+
+async def _reopen_if_open(runtime: Runtime, task_id: uuid.UUID, key: queue.PoolKey) -> None:
+    """This tap took the task out of Redis's open set but did not claim it: put it back if
+    PostgreSQL still has it open."""
+    async with runtime.sessions() as session:
+        current = await session.get(ReviewTask, task_id)
+    if current is not None and current.state == TaskState.open:
+        await queue.put_open(
+            runtime.redis,
+            runtime.settings,
+            key,
+            task_id,
+            queue.score(current.created_at, current.reason),
+        )
 
 
 async def claim_next(runtime: Runtime, reviewer: User, *, attempts: int = 5) -> Claim:
