@@ -36,5 +36,9 @@ lint: install-dev
 test: lint
 	$(BIN)/pytest
 
+# Benchmarks against 127.0.0.1 only; bounded; writes bench/RESULTS.md.
+bench: install-dev
+	$(BIN)/python -m bench.run_all
+
 clean:
 	rm -rf $(VENV) .mcx-test .pytest_cache
