@@ -29,9 +29,15 @@ from app.views import (
     api_submissions,
     api_tasks,
     badges,
+    catalog,
+    coordinator,
+    earner,
     health,
     home,
     live,
+    notifications,
+    reviewer,
+    shell,
 )
 
 SESSION_AGE = timedelta(days=14)
@@ -93,6 +99,12 @@ def create_app(
             *api_coordinators.routes,
             *badges.routes,
             *live.routes,
+            *catalog.routes,
+            *earner.routes,
+            *reviewer.routes,
+            *coordinator.routes,
+            *notifications.routes,
+            *shell.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

@@ -15,6 +15,7 @@ from workers.evidence import check_evidence
 from workers.leases import expire_leases
 from workers.outcomes import reconcile_outcomes
 from workers.rebuild import rebuild_queue
+from workers.uploads import sweep_uploads
 
 
 def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
@@ -29,12 +30,19 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             await ctx["runtime"].close()
 
     return {
-        "functions": [check_evidence, expire_leases, rebuild_queue, reconcile_outcomes],
+        "functions": [
+            check_evidence,
+            expire_leases,
+            rebuild_queue,
+            reconcile_outcomes,
+            sweep_uploads,
+        ],
         "cron_jobs": [
             # The rebuild runs first at start: Redis may have lost everything meanwhile.
             cron(rebuild_queue, second={5}, unique=True, run_at_startup=True),
             cron(expire_leases, second={0, 15, 30, 45}, unique=True, run_at_startup=True),
             cron(reconcile_outcomes, second={30}, unique=True, run_at_startup=True),
+            cron(sweep_uploads, minute={17}, second={0}, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -141,6 +141,7 @@ async def rule_on_appeal(
             "badge.awarded",
             {
                 "award_id": str(award.id),
+                "submission_id": str(submission.id),
                 "title": title,
                 "url": f"{runtime.settings.base_url}/badges/{award.id}",
             },

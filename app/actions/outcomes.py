@@ -151,6 +151,7 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
             "badge.awarded",
             {
                 "award_id": str(award.id),
+                "submission_id": str(submission.id),
                 "title": title,
                 "url": f"{runtime.settings.base_url}/badges/{award.id}",
             },

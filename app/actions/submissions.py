@@ -61,7 +61,7 @@ async def latest_rubric(session: AsyncSession, credential_id: uuid.UUID) -> Rubr
     ).first()
 
 
-async def _spots_taken(session: AsyncSession, credential_id: uuid.UUID) -> int:
+async def spots_taken(session: AsyncSession, credential_id: uuid.UUID) -> int:
     return (
         await session.exec(
             select(func.count())
@@ -76,7 +76,7 @@ async def _require_open_for_earners(session: AsyncSession, credential: Credentia
     if credential.status == CredentialStatus.published:
         return
     if credential.status == CredentialStatus.pilot:
-        if await _spots_taken(session, credential.id) < (credential.pilot_spots or 0):
+        if await spots_taken(session, credential.id) < (credential.pilot_spots or 0):
             return
         raise ActionError("pilot_full", f"The pilot of {credential.title} has no spots left.", 409)
     raise not_found("That credential")
@@ -112,7 +112,7 @@ async def start_submission(
     return submission
 
 
-async def _editable(
+async def editable_packet(
     session: AsyncSession, earner: User, submission_id: uuid.UUID
 ) -> tuple[Submission, SubmissionVersion]:
     submission = await session.get(Submission, submission_id, with_for_update=True)
@@ -125,7 +125,7 @@ async def _editable(
     return submission, await latest_version(session, submission.id)
 
 
-async def _criterion(
+async def criterion_of(
     session: AsyncSession, submission: Submission, criterion_id: uuid.UUID
 ) -> SubmissionCriterion:
     criterion = await session.get(SubmissionCriterion, criterion_id)
@@ -147,8 +147,8 @@ async def attach_artifact(
     body: str | None = None,
 ) -> Artifact:
     """Attach (or replace) the artifact for one criterion of the packet being prepared."""
-    submission, version = await _editable(session, earner, submission_id)
-    criterion = await _criterion(session, submission, criterion_id)
+    submission, version = await editable_packet(session, earner, submission_id)
+    criterion = await criterion_of(session, submission, criterion_id)
     artifact = Artifact(version_id=version.id, criterion_id=criterion.id, kind=criterion.kind)
     if criterion.kind == ArtifactKind.link:
         artifact.url = evidence.validate_link(url or "")
@@ -188,7 +188,7 @@ async def attach_artifact(
 async def submit_evidence(runtime: Runtime, earner: User, submission_id: uuid.UUID) -> Submission:
     """Hand the packet in: every required criterion answered, within size, a pilot spot held."""
     async with runtime.sessions() as session:
-        submission, version = await _editable(session, earner, submission_id)
+        submission, version = await editable_packet(session, earner, submission_id)
         credential = await session.get(Credential, submission.credential_id, with_for_update=True)
         assert credential is not None
         criteria = (
@@ -335,14 +335,19 @@ async def _cancel_unclaimed(
         if submission.state not in allowed:
             raise ActionError("too_late", "This packet can no longer be changed.", 409)
         version = await latest_version(session, submission.id)
-        # Any claim, even one released since, means a reviewer has seen the evidence.
+        # Any claim, even one released since, means a reviewer has seen the evidence. A decided
+        # "not yet" has been seen and has nothing left to cancel: giving up is always allowed.
         touched = (
-            await session.exec(
-                select(ReviewTask.id)
-                .where(ReviewTask.version_id == version.id)
-                .where(col(ReviewTask.lease_version) > 0)
-            )
-        ).first()
+            None
+            if submission.state == SubmissionState.not_yet
+            else (
+                await session.exec(
+                    select(ReviewTask.id)
+                    .where(ReviewTask.version_id == version.id)
+                    .where(col(ReviewTask.lease_version) > 0)
+                )
+            ).first()
+        )
         if touched is not None:
             raise ActionError(
                 "already_claimed",
@@ -435,3 +440,40 @@ async def resubmit(
     session.add(submission)
     await session.commit()
     return version
+
+
+async def set_privacy(
+    session: AsyncSession, earner: User, submission_id: uuid.UUID, privacy: str
+) -> Submission:
+    """Who may see the earner's evidence (and name on the badge page): reviewers only, the
+    issuing organisation, or the public. The earner's own packets only, in any state."""
+    if privacy not in Privacy.__members__.values():
+        raise ActionError("bad_privacy", "Privacy is one of: reviewers, organisation, public.", 422)
+    submission = await session.get(Submission, submission_id, with_for_update=True)
+    if submission is None or submission.earner_id != earner.id:
+        raise not_found("That submission")
+    if submission.privacy != privacy:
+        session.add(
+            AuditEntry(
+                actor_id=earner.id,
+                action="submission.privacy",
+                subject_type="submission",
+                subject_id=str(submission.id),
+                data={"from": submission.privacy, "to": privacy},
+            )
+        )
+        submission.privacy = privacy
+        submission.updated_at = datetime.now(UTC)
+        session.add(submission)
+    await session.commit()
+    return submission
+
+
+async def discard_unreferenced(runtime: Runtime, stored: evidence.StoredFile) -> None:
+    """A refused upload leaves nothing behind, unless another artifact holds the same bytes."""
+    async with runtime.sessions() as session:
+        used = (
+            await session.exec(select(Artifact.id).where(Artifact.sha256 == stored.sha256))
+        ).first()
+    if used is None:
+        stored.path.unlink(missing_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +11,6 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message
 
 from app import access, evidence
 from app.actions import submissions
@@ -30,8 +28,7 @@ from app.models import (
     SubmissionCriterion,
     SubmissionVersion,
 )
-from app.runtime import Runtime
-from app.views.apikit import body, caller, path_id
+from app.views.apikit import body, caller, file_chunks, limited_body, path_id
 
 CHUNK = 256 * 1024
 
@@ -209,29 +206,6 @@ async def show(request: Request) -> JSONResponse:
     return JSONResponse(await _submission_json(request, path_id(request, "submission_id")))
 
 
-def _limited(request: Request, limit: int) -> Request:
-    """The same request, but reading more than `limit` body bytes fails with 413."""
-    seen = 0
-    receive = request.receive
-
-    async def limited_receive() -> Message:
-        nonlocal seen
-        message = await receive()
-        seen += len(message.get("body", b""))
-        if seen > limit:
-            raise ActionError(
-                "too_large", f"Uploads are limited to {limit // (1024 * 1024)} MB.", 413
-            )
-        return message
-
-    return Request(request.scope, limited_receive)
-
-
-async def _file_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(CHUNK):
-        yield chunk
-
-
 async def upload(request: Request) -> JSONResponse:
     """Attach evidence to one criterion: a raw file body, a multipart `file`, or JSON url/text."""
     runtime, user = await caller(request)
@@ -257,13 +231,13 @@ async def upload(request: Request) -> JSONResponse:
     if content_type.startswith("application/json"):
         text_in = await body(request, TextIn)
     elif content_type.startswith("multipart/form-data"):
-        limited = _limited(request, settings.upload_max_file_bytes + 64 * 1024)
+        limited = limited_body(request, settings.upload_max_file_bytes + 64 * 1024)
         async with limited.form(max_files=1, max_fields=5) as form:
             file = form.get("file")
             if not isinstance(file, UploadFile):
                 raise ActionError("file_required", "Send the file in a field named 'file'.", 422)
             stored = await evidence.store_stream(
-                _file_chunks(file),
+                file_chunks(file),
                 uploads_dir=settings.uploads_dir,
                 max_bytes=settings.upload_max_file_bytes,
                 filename=file.filename,
@@ -288,7 +262,7 @@ async def upload(request: Request) -> JSONResponse:
             )
     except ActionError:
         if stored is not None:
-            await _discard_unreferenced(runtime, stored)
+            await submissions.discard_unreferenced(runtime, stored)
         raise
     return JSONResponse(
         {
@@ -301,16 +275,6 @@ async def upload(request: Request) -> JSONResponse:
         },
         status_code=201,
     )
-
-
-async def _discard_unreferenced(runtime: Runtime, stored: evidence.StoredFile) -> None:
-    """A refused upload leaves nothing behind, unless another artifact holds the same bytes."""
-    async with runtime.sessions() as session:
-        used = (
-            await session.exec(select(Artifact.id).where(Artifact.sha256 == stored.sha256))
-        ).first()
-    if used is None:
-        stored.path.unlink(missing_ok=True)
 
 
 async def submit(request: Request) -> JSONResponse:

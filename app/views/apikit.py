@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import Message
 
 from app.access import require_user
 from app.auth import current_user
@@ -20,6 +22,7 @@ from app.runtime import Runtime
 
 M = TypeVar("M", bound=BaseModel)
 MAX_JSON = 256 * 1024
+UPLOAD_CHUNK = 256 * 1024
 
 
 async def caller(request: Request) -> tuple[Runtime, User]:
@@ -83,3 +86,26 @@ async def idempotent(
         return response
     finally:
         await runtime.redis.delete(slot + ":busy")
+
+
+def limited_body(request: Request, limit: int) -> Request:
+    """The same request, but reading more than `limit` body bytes fails with 413."""
+    seen = 0
+    receive = request.receive
+
+    async def limited_receive() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise ActionError(
+                "too_large", f"Uploads are limited to {limit // (1024 * 1024)} MB.", 413
+            )
+        return message
+
+    return Request(request.scope, limited_receive)
+
+
+async def file_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(UPLOAD_CHUNK):
+        yield chunk

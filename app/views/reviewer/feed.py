@@ -1,0 +1,84 @@
+"""The feed of claimable work (page and JSON), and the two ways to claim from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from app.access import require_user
+from app.actions import tasks
+from app.auth import current_user
+from app.errors import ActionError
+from app.models import Role, User
+from app.templating import templates
+from app.views.apikit import path_id
+from app.views.reviewer.cards import load_feed
+
+# Outcomes announced on the feed after a redirect; only known codes, never echoed text.
+NOTICES = {
+    "released": "Released. The task is back in the queue for someone else.",
+}
+
+
+async def render_feed(
+    request: Request, user: User, *, error: str | None = None, status: int = 200
+) -> Response:
+    """The feed page, optionally with an error from the action that brought us here."""
+    now = datetime.now(UTC)
+    async with request.app.state.runtime.sessions() as session:
+        feed = await load_feed(session, user, now)
+    roles: frozenset[str] = getattr(request.state, "roles", frozenset())
+    return templates.TemplateResponse(
+        request,
+        "reviewer/feed.html",
+        {
+            "feed": feed,
+            "now": now,
+            "error": error,
+            "notice": NOTICES.get(request.query_params.get("done", "")),
+            "in_a_pool": Role.reviewer in roles or Role.expert in roles,
+        },
+        status_code=status,
+    )
+
+
+async def feed_page(request: Request) -> Response:
+    """GET /review: the live feed; my claim pinned on top."""
+    user = require_user(await current_user(request))
+    return await render_feed(request, user)
+
+
+async def feed_json(request: Request) -> Response:
+    """GET /review/feed.json: the same cards for reviewer.js (401 JSON, not a log-in page)."""
+    user = await current_user(request)
+    if user is None:
+        return JSONResponse(
+            {"error": "unauthenticated", "detail": "Log in to continue."}, status_code=401
+        )
+    now = datetime.now(UTC)
+    async with request.app.state.runtime.sessions() as session:
+        feed = await load_feed(session, user, now)
+    return JSONResponse(feed.json(now), headers={"Cache-Control": "no-store"})
+
+
+async def claim(request: Request) -> Response:
+    """POST /review/tasks/{id}/claim: one tap; the winner goes to the task, the rest see why."""
+    user = require_user(await current_user(request))
+    task_id = path_id(request, "task_id")
+    try:
+        won = await tasks.claim_task(request.app.state.runtime, user, task_id)
+    except ActionError as error:
+        return await render_feed(request, user, error=error.detail, status=error.status)
+    return RedirectResponse(f"/review/tasks/{won.task_id}", status_code=303)
+
+
+async def claim_next(request: Request) -> Response:
+    """POST /review/claim-next: the best open task for me (oldest first, escalations ahead)."""
+    user = require_user(await current_user(request))
+    try:
+        won = await tasks.claim_next(request.app.state.runtime, user)
+    except ActionError as error:
+        return await render_feed(request, user, error=error.detail, status=error.status)
+    return RedirectResponse(f"/review/tasks/{won.task_id}", status_code=303)

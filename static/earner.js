@@ -1,0 +1,345 @@
+// Earner pages, enhanced: resumable uploads with a progress bar per file, reflection
+// character counts, the packet's live status without reload, and copy-link on the wallet.
+// Every form works without this file. Data comes from data- attributes (no inline scripts).
+//
+// Uploads use the session protocol of /uploads (see app/views/earner/uploads.py): create a
+// session, PATCH 1 MiB chunks with Upload-Offset, and after a dropped connection ask the
+// server for its offset and continue from there, backing off between tries.
+
+import { subscribe } from '/static/bell.js';
+
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30000;
+const RETRIES_BEFORE_PAUSE = 8; // then wait for the person (or the network) to come back
+const CHUNK_TIMEOUT_MS = 120000; // a chunk that has not finished by then is a dead connection
+// 409s that mean "ask where the upload stands"; any other 409 (the packet was submitted
+// meanwhile, say) is a refusal to show.
+const RESUMABLE = new Set(['wrong_offset', 'finishing']);
+
+const packet = document.querySelector('[data-packet]');
+const csrfToken = () =>
+  document.querySelector('[data-csrf-token]')?.dataset.csrfToken ??
+  document.querySelector('input[name="csrf_token"]')?.value ??
+  '';
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const backoff = (failures) =>
+  Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1)) * (0.75 + Math.random() / 2);
+
+class HttpError extends Error {
+  constructor(status, body) {
+    super(body?.detail || `The server answered ${status}.`);
+    this.status = status;
+    this.body = body;
+  }
+}
+class NetworkError extends Error {}
+
+// XMLHttpRequest rather than fetch: only it reports upload progress.
+function send(method, url, { body = null, headers = {}, onProgress = null } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    xhr.timeout = CHUNK_TIMEOUT_MS;
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.setRequestHeader('X-CSRF-Token', csrfToken());
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    if (onProgress) xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    xhr.onload = () => {
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {} // a proxy's HTML error page, say
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new HttpError(xhr.status, data));
+    };
+    xhr.onerror = xhr.ontimeout = xhr.onabort = () => reject(new NetworkError('network'));
+    xhr.send(body);
+  });
+}
+
+// Worth trying again: the network, or the server (restarting, overloaded); not a refusal.
+const transient = (error) =>
+  error instanceof NetworkError || (error instanceof HttpError && error.status >= 500);
+
+function uploadUi(form) {
+  const box = form.querySelector('[data-progress]');
+  const bar = box.querySelector('progress');
+  const text = box.querySelector('[data-upload-state]');
+  const resume = box.querySelector('[data-resume]');
+  const button = form.querySelector('[data-testid="upload-button"]');
+  let lastSpoken = -1;
+  const state = (name, message) => {
+    box.hidden = false;
+    box.classList.remove('retrying', 'failed', 'done');
+    if (name) box.classList.add(name);
+    text.textContent = message;
+  };
+  return {
+    start(file) {
+      button.disabled = true;
+      form.setAttribute('aria-busy', 'true');
+      bar.value = 0;
+      lastSpoken = -1;
+      resume.hidden = true;
+      state('', `Uploading ${file.name}…`);
+    },
+    progress(sent, total) {
+      const percent = total ? Math.floor((sent / total) * 100) : 100;
+      bar.value = percent;
+      // Screen readers hear every tenth percent, not every progress event.
+      if (Math.floor(percent / 10) !== lastSpoken) {
+        lastSpoken = Math.floor(percent / 10);
+        state('', `Uploading… ${percent}%`);
+      }
+    },
+    retrying(failures, waitMs) {
+      state('retrying', `Connection lost. Retrying… (try ${failures}, in ${Math.round(waitMs / 1000)} s)`);
+    },
+    paused() {
+      state('retrying', 'Upload paused: no connection. It continues when you are back online.');
+      resume.hidden = false;
+      return new Promise((resolve) => {
+        const go = () => {
+          resume.hidden = true;
+          resume.removeEventListener('click', go);
+          window.removeEventListener('online', go);
+          resolve();
+        };
+        resume.addEventListener('click', go);
+        window.addEventListener('online', go);
+      });
+    },
+    finished(message, name) {
+      button.disabled = false;
+      form.removeAttribute('aria-busy');
+      state(name, message);
+    },
+  };
+}
+
+function showArtifact(form, artifact) {
+  const current = form.closest('.criterion')?.querySelector('[data-current]');
+  if (!current) return;
+  const line = document.createElement('p');
+  const link = document.createElement('a');
+  link.href = artifact.href;
+  link.textContent = artifact.filename;
+  const meta = document.createElement('span');
+  meta.className = 'meta';
+  meta.textContent = ` ${artifact.size} · ${artifact.type_name}`;
+  line.append(link, meta);
+  current.replaceChildren(line);
+}
+
+// Run `step`; on a transient failure, back off and run `recover` (which re-reads the server's
+// view) before trying again. Refusals (4xx) are thrown to the caller.
+async function persist(ui, step, recover = async () => {}) {
+  let failures = 0;
+  for (;;) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!transient(error)) throw error;
+      failures += 1;
+      if (failures > RETRIES_BEFORE_PAUSE) {
+        await ui.paused();
+        failures = 0;
+      } else {
+        const wait = backoff(failures);
+        ui.retrying(failures, wait);
+        await sleep(wait);
+      }
+      try {
+        await recover();
+      } catch (again) {
+        if (!transient(again)) throw again;
+      }
+    }
+  }
+}
+
+async function upload(form, file) {
+  const ui = uploadUi(form);
+  ui.start(file);
+  const name = encodeURIComponent(file.name); // headers carry Latin-1 only
+  try {
+    const session = await persist(ui, () =>
+      send('POST', '/uploads', {
+        body: JSON.stringify({
+          submission_id: form.dataset.submissionId,
+          criterion_id: form.dataset.criterionId,
+          filename: file.name,
+          size: file.size,
+        }),
+        headers: { 'Content-Type': 'application/json', 'X-Filename': name },
+      }),
+    );
+    let offset = session.offset;
+    let result = null;
+    const where = async () => {
+      const now = await send('GET', session.url);
+      offset = now.offset;
+      if (now.complete) result = now;
+    };
+    while (!result) {
+      const answer = await persist(
+        ui,
+        async () => {
+          if (result) return result; // asking for the offset found it done
+          const start = offset;
+          // The last, possibly empty, chunk makes the server assemble and check the file.
+          const chunk = file.slice(start, Math.min(start + session.chunk_size, file.size));
+          try {
+            return await send('PATCH', session.url, {
+              body: chunk.size ? chunk : null,
+              headers: {
+                'Content-Type': 'application/offset+octet-stream',
+                'Upload-Offset': String(start),
+                'X-Filename': name,
+              },
+              onProgress: (loaded) => ui.progress(start + loaded, file.size),
+            });
+          } catch (error) {
+            if (!(error instanceof HttpError && RESUMABLE.has(error.body?.error))) throw error;
+            await where(); // the server is elsewhere: continue from its offset
+            if (!result && offset === start) await sleep(RETRY_FIRST_MS); // being assembled
+            return result ?? { offset, complete: false };
+          }
+        },
+        where,
+      );
+      if (answer.complete) result = answer;
+      else offset = answer.offset;
+      ui.progress(offset, file.size);
+    }
+    ui.progress(file.size, file.size);
+    showArtifact(form, result.artifact);
+    ui.finished(`Uploaded ${result.artifact.filename}.`, 'done');
+    for (const input of form.querySelectorAll('input[type="file"]')) input.value = '';
+  } catch (error) {
+    const gone = error instanceof HttpError && error.status === 404;
+    ui.finished(gone ? 'This upload expired. Choose the file again.' : error.message, 'failed');
+  }
+}
+
+function enhanceUploads() {
+  for (const form of document.querySelectorAll('form[data-upload]')) {
+    const inputs = [...form.querySelectorAll('input[type="file"]')];
+    const begin = (file) => {
+      if (form.getAttribute('aria-busy') !== 'true') upload(form, file);
+    };
+    form.addEventListener('submit', (event) => {
+      const file = inputs.map((input) => input.files?.[0]).find(Boolean);
+      if (!file) return; // the server answers "Choose a file first."
+      event.preventDefault();
+      begin(file);
+    });
+    // Picking a file or coming back from the camera is intent enough on a phone.
+    for (const input of inputs) {
+      input.addEventListener('change', () => input.files?.[0] && begin(input.files[0]));
+    }
+  }
+}
+
+function enhanceCounters() {
+  for (const area of document.querySelectorAll('textarea[data-count]')) {
+    const counter = document.getElementById(area.getAttribute('aria-describedby'));
+    if (!counter) continue;
+    const max = Number(counter.dataset.max || area.maxLength);
+    const update = () => {
+      const used = area.value.length;
+      counter.textContent = `${used.toLocaleString('en')} of ${max.toLocaleString('en')} characters`;
+    };
+    area.addEventListener('input', update);
+    update();
+  }
+}
+
+// The live status: on an event about this packet, refetch status.json and swap the live parts.
+function watchPacket(root) {
+  const id = root.dataset.submissionId;
+  const kinds = new Set(root.dataset.liveKinds.split(' '));
+  const region = root.querySelector('[data-live-region]');
+  const status = root.querySelector('[data-status]');
+  let busy = false;
+  let again = false;
+
+  function apply(data) {
+    if (String(data.editable) !== root.dataset.editable) {
+      location.reload(); // the evidence forms come or go: the whole page changes
+      return;
+    }
+    status.dataset.statusKey = data.status.key;
+    status.querySelector('[data-status-label]').textContent = data.status.label;
+    status.querySelector('[data-status-label]').className = `state state-${data.status.key}`;
+    status.querySelector('[data-status-detail]').textContent = data.status.detail;
+    const step = ['not_yet', 'passed'].includes(data.status.key) ? 'outcome' : data.status.key;
+    for (const li of root.querySelectorAll('[data-step]')) {
+      if (li.dataset.step === step) li.setAttribute('aria-current', 'step');
+      else li.removeAttribute('aria-current');
+    }
+    // Keep anything typed into the region (an appeal being written) across the swap.
+    const typed = new Map([...region.querySelectorAll('textarea')].map((t) => [t.name, t.value]));
+    region.innerHTML = data.fragment; // server-rendered by the page's own escaped template
+    for (const area of region.querySelectorAll('textarea')) {
+      if (typed.get(area.name)) area.value = typed.get(area.name);
+    }
+  }
+
+  async function refresh() {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      const response = await fetch(root.dataset.statusUrl, {
+        headers: { Accept: 'application/json' },
+        credentials: 'same-origin',
+        cache: 'no-store',
+      });
+      if (response.ok) apply(await response.json());
+    } catch {} // offline: the next event or reconnect refreshes
+    busy = false;
+    if (again) {
+      again = false;
+      refresh();
+    }
+  }
+
+  // One websocket per page: bell.js (loaded on every signed-in page) owns it and shows the
+  // offline banner; after a reconnect live.js replays what was missed, which lands here.
+  subscribe((message) => {
+    if (message.type === 'resync') return refresh();
+    if (message.type !== 'notification') return;
+    const { kind, payload } = message.notification;
+    if (kinds.has(kind) && (!payload?.submission_id || payload.submission_id === id)) refresh();
+  });
+  // Something may have happened between rendering and connecting: look once.
+  refresh();
+}
+
+function enhanceCopyLinks() {
+  for (const share of document.querySelectorAll('[data-share]')) {
+    const button = share.querySelector('[data-copy]');
+    const input = share.querySelector('[data-copy-source]');
+    const said = share.querySelector('[data-copy-state]');
+    button.hidden = false;
+    button.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(input.value);
+        said.textContent = 'Link copied.';
+      } catch {
+        // No clipboard (plain http, an old browser): select it for the person to copy.
+        input.focus();
+        input.select();
+        said.textContent = 'The link is selected: copy it with your device’s Copy command.';
+      }
+    });
+  }
+}
+
+enhanceUploads();
+enhanceCounters();
+enhanceCopyLinks();
+if (packet) watchPacket(packet);
