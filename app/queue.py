@@ -122,10 +122,16 @@ REBUILD_SQL = text(
 CREDENTIALS_SQL = text("SELECT id FROM credentials")
 
 
-async def rebuild(engine: AsyncEngine, redis: Redis, settings: Settings) -> dict[str, int]:
-    """Recreate every pool's open set, leases and ready marker from PostgreSQL.
+STILL_OPEN_SQL = text("SELECT id FROM review_tasks WHERE id = ANY(:ids) AND state = 'open'")
 
-    Idempotent; safe while people claim (a claim in the gap falls through to PostgreSQL).
+
+async def rebuild(engine: AsyncEngine, redis: Redis, settings: Settings) -> dict[str, int]:
+    """Make every pool's open set, leases and ready marker match PostgreSQL again.
+
+    Merges rather than replaces, so it is safe while people claim and packets open: first it
+    adds everything PostgreSQL has open (and every live claim's holder), then it removes what
+    Redis still lists as open but PostgreSQL, asked afterwards, no longer has open. A task
+    opened meanwhile is never dropped. Idempotent.
     """
     async with engine.connect() as conn:
         rows = (await conn.execute(REBUILD_SQL)).all()
@@ -140,22 +146,46 @@ async def rebuild(engine: AsyncEngine, redis: Redis, settings: Settings) -> dict
         else:
             leased[key][str(task_id)] = float(deadline)
             holders[key][str(task_id)] = str(reviewer)
+    pools = [PoolKey(c, pool) for c in credential_ids for pool in ("peer", "expert")]
     async with redis.pipeline(transaction=False) as pipe:
-        for credential_id in credential_ids:
-            for pool in ("peer", "expert"):
-                key = PoolKey(credential_id, pool)
-                open_key, lease_key, ready_key, holder_key = key.keys(settings)
-                pipe.delete(open_key, lease_key, holder_key)
-                if opened.get(key):
-                    pipe.zadd(open_key, opened[key])
-                if leased.get(key):
-                    pipe.zadd(lease_key, leased[key])
-                    pipe.hset(holder_key, mapping=holders[key])
-                pipe.set(ready_key, "1")
+        for key in pools:
+            open_key, lease_key, ready_key, holder_key = key.keys(settings)
+            if opened.get(key):
+                pipe.zadd(open_key, opened[key])
+            if leased.get(key):
+                pipe.zadd(lease_key, leased[key])
+                pipe.hset(holder_key, mapping=holders[key])
+            pipe.set(ready_key, "1")
         await pipe.execute()
+    removed = await _drop_stale(engine, redis, settings, pools)
     counts = {
         "open": sum(len(v) for v in opened.values()),
         "claimed": sum(len(v) for v in leased.values()),
+        "stale_removed": removed,
     }
     log.info("rebuilt the live queue: %(open)d open, %(claimed)d claimed", counts)
     return counts
+
+
+async def _drop_stale(
+    engine: AsyncEngine, redis: Redis, settings: Settings, pools: list[PoolKey]
+) -> int:
+    """Remove open-set members that PostgreSQL (asked now) does not have open."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in pools:
+            pipe.zrange(key.keys(settings)[0], 0, -1)
+        listed = await pipe.execute()
+    members = {uuid.UUID(m): key for key, found in zip(pools, listed, strict=True) for m in found}
+    if not members:
+        return 0
+    async with engine.connect() as conn:
+        still_open = {
+            row[0] for row in (await conn.execute(STILL_OPEN_SQL, {"ids": list(members)})).all()
+        }
+    stale = [task_id for task_id in members if task_id not in still_open]
+    if stale:
+        async with redis.pipeline(transaction=False) as pipe:
+            for task_id in stale:
+                pipe.zrem(members[task_id].keys(settings)[0], str(task_id))
+            await pipe.execute()
+    return len(stale)

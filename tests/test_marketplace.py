@@ -295,7 +295,7 @@ async def test_redis_flushall_then_rebuild_loses_nothing(
     # Claims still work (PostgreSQL decides) before the rebuild...
     assert (await client.post("/api/v1/tasks/claim-next", headers=auth(token2))).status_code == 201
     counts = await queue.rebuild(runtime.engine, runtime.redis, runtime.settings)
-    assert counts == {"open": 0, "claimed": 2}
+    assert counts == {"open": 0, "claimed": 2, "stale_removed": 0}
     version, scores = await f.scores_for(client, token, claim["task_id"], 2)
     done = await client.post(
         f"/api/v1/tasks/{claim['task_id']}/review",
@@ -522,3 +522,26 @@ async def test_artifact_access_matrix(client: httpx.AsyncClient, runtime: Runtim
         headers=auth(reviewer_token),
     )
     assert (await client.get(artifact_url, headers=auth(reviewer_token))).status_code == 404
+
+
+async def test_rebuild_never_drops_work_opened_meanwhile_and_drops_what_is_gone(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime, peer_reviews=1)
+    earner_token = await f.token_for(runtime, await f.person(runtime, "earner"))
+    await f.submitted(client, runtime, earner_token, credential)
+    key = queue.PoolKey(credential.id, "peer")
+    async with runtime.sessions() as session:
+        task = (await session.exec(select(ReviewTask))).one()
+    # A stale entry (a task PostgreSQL no longer has open) and a missing one (opened in Redis's
+    # blind spot) are both repaired; the open task stays claimable throughout.
+    ghost = uuid.uuid4()
+    await runtime.redis.zadd(key.keys(runtime.settings)[0], {str(ghost): 1.0})
+    counts = await queue.rebuild(runtime.engine, runtime.redis, runtime.settings)
+    assert counts["open"] == 1 and counts["stale_removed"] == 1
+    assert await queue.open_count(runtime.redis, runtime.settings, key) == 1
+    await runtime.redis.zrem(key.keys(runtime.settings)[0], str(task.id))
+    ((_, token),) = await _peers(runtime, 1)
+    # Redis has lost the task but the pool is marked built: PostgreSQL still lets the claim win.
+    claim = await client.post(f"/api/v1/tasks/{task.id}/claim", headers=auth(token))
+    assert claim.status_code == 201

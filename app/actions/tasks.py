@@ -154,12 +154,14 @@ async def claim_task(runtime: Runtime, reviewer: User, task_id: uuid.UUID) -> Cl
     gate, holder = await queue.try_claim(
         runtime.redis, runtime.settings, key, task_id, default_seconds, reviewer.id
     )
-    if gate == queue.TAKEN and holder != str(reviewer.id):
+    if gate == queue.TAKEN and holder and holder != str(reviewer.id):
         raise ActionError("already_taken", TAKEN, 409)
+    # TAKEN without a holder means Redis and PostgreSQL disagree (a missed update, a rebuild in
+    # progress): PostgreSQL decides, as when Redis knows nothing.
     try:
         return await _claim_in_postgres(runtime, reviewer, task_id, key)
     except ActionError:
-        if gate == queue.CLAIMED:
+        if gate != queue.UNKNOWN:
             await _reopen_if_open(runtime, task_id, key)
         raise
 
@@ -246,11 +248,13 @@ def _live_claims_of(reviewer: User) -> Any:
 
 
 async def _reopen_if_open(runtime: Runtime, task_id: uuid.UUID, key: queue.PoolKey) -> None:
-    """This tap took the task out of Redis's open set but did not claim it: put it back if
-    PostgreSQL still has it open."""
+    """This tap took the task out of Redis's open set but did not claim it: make Redis match
+    PostgreSQL again (back in the open set if still open, otherwise gone from it)."""
     async with runtime.sessions() as session:
         current = await session.get(ReviewTask, task_id)
-    if current is not None and current.state == TaskState.open:
+    if current is None or current.state != TaskState.open:
+        await queue.drop(runtime.redis, runtime.settings, key, task_id)
+    else:
         await queue.put_open(
             runtime.redis,
             runtime.settings,
