@@ -12,9 +12,10 @@ from sqlalchemy import text
 from sqlmodel import col, func, select
 
 from app import queue
-from app.actions import tasks
+from app.actions import catalog, tasks
 from app.models import Award, Membership, Notification, ReviewTask, Role, TaskState
 from app.runtime import Runtime
+from app.specs import StackSpec
 from tests import factories as f
 from tests.factories import auth
 
@@ -545,3 +546,30 @@ async def test_rebuild_never_drops_work_opened_meanwhile_and_drops_what_is_gone(
     # Redis has lost the task but the pool is marked built: PostgreSQL still lets the claim win.
     claim = await client.post(f"/api/v1/tasks/{task.id}/claim", headers=auth(token))
     assert claim.status_code == 201
+
+
+async def test_completing_a_stack_awards_the_stack_badge(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    first = await f.credential(runtime, "first", peer_reviews=1)
+    second = await f.credential(runtime, "second", peer_reviews=1)
+    async with runtime.sessions() as session:
+        stack = await catalog.create_stack(
+            session,
+            StackSpec(
+                slug="pair", organisation="ipa", title="Pair", credentials=["first", "second"]
+            ),
+        )
+    earner = await f.person(runtime, "earner")
+    earner_token = await f.token_for(runtime, earner)
+    (_, token), (_, token2) = await _peers(runtime)
+    await f.submitted(client, runtime, earner_token, first)
+    assert (await _review(client, token, 2)).status_code == 201
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(Award).where(Award.stack_id == stack.id))).first() is None
+    await f.submitted(client, runtime, earner_token, second)
+    assert (await _review(client, token2, 2)).status_code == 201
+    async with runtime.sessions() as session:
+        awards = (await session.exec(select(Award).where(Award.user_id == earner.id))).all()
+    assert {a.credential_id for a in awards} == {first.id, second.id, None}
+    assert [a.stack_id for a in awards if a.stack_id] == [stack.id]
