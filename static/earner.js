@@ -129,6 +129,24 @@ function showArtifact(form, artifact) {
   meta.textContent = ` ${artifact.size} · ${artifact.type_name}`;
   line.append(link, meta);
   current.replaceChildren(line);
+  crossOffMissing(form.closest('.criterion')?.dataset.criterionTitle);
+}
+
+// The "Still needed" list is rendered with the page; an upload done in place answers one.
+function crossOffMissing(title) {
+  const list = document.querySelector('[data-missing-list]');
+  if (!list || !title) return;
+  for (const item of list.querySelectorAll('[data-missing]')) {
+    if (item.dataset.missing !== title) continue;
+    const separator = item.nextElementSibling;
+    if (separator && !separator.dataset.missing) separator.remove();
+    item.remove();
+  }
+  const left = list.querySelectorAll('[data-missing]');
+  if (left.length === 0) list.hidden = true;
+  else if (!left[left.length - 1].nextElementSibling?.dataset.missing) {
+    left[left.length - 1].nextElementSibling?.remove(); // no trailing "; "
+  }
 }
 
 // Run `step`; on a transient failure, back off and run `recover` (which re-reads the server's
@@ -264,7 +282,15 @@ function watchPacket(root) {
   let busy = false;
   let again = false;
 
+  // Once the earner sends a form (submit, withdraw...), its own response decides the next page;
+  // a live refresh must not reload over it.
+  let leaving = false;
+  document.addEventListener('submit', () => {
+    leaving = true;
+  });
+
   function apply(data) {
+    if (leaving) return;
     if (String(data.editable) !== root.dataset.editable) {
       location.reload(); // the evidence forms come or go: the whole page changes
       return;
