@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlmodel import col, select
 
 from app import access, events
-from app.actions.outcomes import award_for_pass
+from app.actions.outcomes import announce_awards, award_for_pass
 from app.actions.submissions import latest_version
 from app.errors import ActionError, not_found
 from app.models import (
@@ -132,18 +132,5 @@ async def rule_on_appeal(
         "appeal.ruled",
         {"submission_id": str(submission.id), "state": appeal.state, "ruling": ruling},
     )
-    for award, title in awards:
-        await events.notify(
-            runtime.engine,
-            runtime.redis,
-            runtime.settings,
-            submission.earner_id,
-            "badge.awarded",
-            {
-                "award_id": str(award.id),
-                "submission_id": str(submission.id),
-                "title": title,
-                "url": f"{runtime.settings.base_url}/badges/{award.id}",
-            },
-        )
+    await announce_awards(runtime, submission, awards)
     return appeal

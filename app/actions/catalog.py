@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +21,16 @@ from app.models import (
     SubmissionCriterion,
 )
 from app.specs import CredentialSpec, OrganisationSpec, RubricSpec, StackSpec
+
+
+async def criteria_of(session: AsyncSession, credential_id: uuid.UUID) -> list[SubmissionCriterion]:
+    """A credential's submission criteria, in the order the issuer set."""
+    rows = await session.exec(
+        select(SubmissionCriterion)
+        .where(SubmissionCriterion.credential_id == credential_id)
+        .order_by(col(SubmissionCriterion.position))
+    )
+    return list(rows.all())
 
 
 async def organisation_by_slug(session: AsyncSession, slug: str) -> Organisation | None:

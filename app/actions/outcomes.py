@@ -142,6 +142,14 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
             "rule": rule,
         },
     )
+    await announce_awards(runtime, submission, awards)
+    return outcome
+
+
+async def announce_awards(
+    runtime: Runtime, submission: Submission, awards: list[tuple[Award, str]]
+) -> None:
+    """After commit: tell the earner about each badge just awarded."""
     for award, title in awards:
         await events.notify(
             runtime.engine,
@@ -156,7 +164,6 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
                 "url": f"{runtime.settings.base_url}/badges/{award.id}",
             },
         )
-    return outcome
 
 
 async def award_for_pass(

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events, evidence, queue
 from app.actions import tasks
+from app.actions.catalog import criteria_of
 from app.errors import ActionError, not_found
 from app.models import (
     Artifact,
@@ -191,13 +192,7 @@ async def submit_evidence(runtime: Runtime, earner: User, submission_id: uuid.UU
         submission, version = await editable_packet(session, earner, submission_id)
         credential = await session.get(Credential, submission.credential_id, with_for_update=True)
         assert credential is not None
-        criteria = (
-            await session.exec(
-                select(SubmissionCriterion)
-                .where(SubmissionCriterion.credential_id == credential.id)
-                .order_by(col(SubmissionCriterion.position))
-            )
-        ).all()
+        criteria = await criteria_of(session, credential.id)
         artifacts = (
             await session.exec(select(Artifact).where(Artifact.version_id == version.id))
         ).all()

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from app import access, evidence
 from app.actions import submissions
+from app.actions.catalog import criteria_of
 from app.auth import current_user
 from app.errors import ActionError, not_found
 from app.models import (
@@ -25,7 +26,6 @@ from app.models import (
     Review,
     ReviewScore,
     ReviewState,
-    SubmissionCriterion,
     SubmissionVersion,
 )
 from app.views.apikit import body, caller, file_chunks, limited_body, path_id
@@ -82,13 +82,7 @@ async def show_credential(request: Request) -> JSONResponse:
             CredentialStatus.pilot,
         ):
             raise not_found("That credential")
-        criteria = (
-            await session.exec(
-                select(SubmissionCriterion)
-                .where(SubmissionCriterion.credential_id == credential.id)
-                .order_by(col(SubmissionCriterion.position))
-            )
-        ).all()
+        criteria = await criteria_of(session, credential.id)
     data = credential_json(credential)
     data.update(
         competency=credential.competency,

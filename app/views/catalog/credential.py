@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import access
+from app.actions.catalog import criteria_of
 from app.actions.submissions import latest_rubric, spots_taken
 from app.auth import current_user
 from app.errors import not_found
@@ -27,7 +28,6 @@ from app.models import (
     StackItem,
     Stakes,
     Submission,
-    SubmissionCriterion,
     SubmissionState,
     User,
 )
@@ -173,13 +173,7 @@ async def credential_page(request: Request) -> Response:
             user is None or not await access.is_coordinator_of(session, user, organisation.id)
         ):
             raise not_found("That credential")
-        criteria = (
-            await session.exec(
-                select(SubmissionCriterion)
-                .where(SubmissionCriterion.credential_id == credential.id)
-                .order_by(col(SubmissionCriterion.position))
-            )
-        ).all()
+        criteria = await criteria_of(session, credential.id)
         alignments = (
             await session.exec(
                 select(Alignment)

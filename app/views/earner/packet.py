@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import evidence
+from app.actions.catalog import criteria_of
 from app.actions.submissions import EDITABLE
 from app.models import (
     Artifact,
@@ -22,7 +23,6 @@ from app.models import (
     Privacy,
     ReviewTask,
     Submission,
-    SubmissionCriterion,
     SubmissionState,
     SubmissionVersion,
     TaskState,
@@ -248,13 +248,7 @@ async def load_packet(
     session: AsyncSession, submission: Submission, credential: Credential, *, owner: bool
 ) -> Packet:
     """The packet as the page shows it. The caller has checked access (access.py)."""
-    criteria = (
-        await session.exec(
-            select(SubmissionCriterion)
-            .where(SubmissionCriterion.credential_id == credential.id)
-            .order_by(col(SubmissionCriterion.position))
-        )
-    ).all()
+    criteria = await criteria_of(session, credential.id)
     versions = (
         await session.exec(
             select(SubmissionVersion)
