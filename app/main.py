@@ -20,6 +20,7 @@ from app.db import require_current_schema
 from app.errors import ActionError
 from app.live import start_hub
 from app.runtime import Urls, open_runtime
+from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, load_settings
 from app.templating import STATIC_DIR, templates
 from app.views import (
@@ -108,6 +109,8 @@ def create_app(
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            # Outermost of ours: CSRF refusals and error pages get the headers too.
+            Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,

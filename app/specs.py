@@ -41,12 +41,12 @@ class CriterionSpec(Spec):
     kind: ArtifactKind
     required: bool = True
     accepted_types: list[str] = []
-    max_bytes: Annotated[int, Field(gt=0)] | None = None
+    max_bytes: Annotated[int, Field(gt=0, le=2**31 - 1)] | None = None
 
 
 class LevelSpec(Spec):
     label: Annotated[str, Field(min_length=1, max_length=100)]
-    points: Annotated[int, Field(ge=0)]
+    points: Annotated[int, Field(ge=0, le=1000)]
     descriptor: Text = ""
 
 
@@ -65,7 +65,7 @@ class RubricCriterionSpec(Spec):
 
 class RubricSpec(Spec):
     min_level: Annotated[int, Field(ge=0)] = 0
-    min_points: Annotated[int, Field(ge=0)] | None = None
+    min_points: Annotated[int, Field(ge=0, le=20 * 8 * 1000)] | None = None
     criteria: Annotated[list[RubricCriterionSpec], Field(min_length=1, max_length=20)]
 
     @model_validator(mode="after")

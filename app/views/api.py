@@ -42,7 +42,7 @@ async def notifications(request: Request) -> JSONResponse:
     """My notifications after an id (catch-up after being offline), oldest first."""
     user = require_user(await current_user(request))
     raw = request.query_params.get("after", "0")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
         raise ActionError("invalid", "after: must be a non-negative integer", 422)
     async with request.app.state.runtime.sessions() as session:
         rows = (

@@ -310,7 +310,8 @@ async def download(request: Request) -> Response:
         raise not_found("That file")
     return FileResponse(
         evidence.path_for(runtime.settings.uploads_dir, artifact.sha256),
-        media_type=artifact.media_type,
+        # Never let Starlette guess from the name: x.html must not go out as text/html.
+        media_type=artifact.media_type or "application/octet-stream",
         filename=artifact.filename or "evidence",
         content_disposition_type="inline",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},

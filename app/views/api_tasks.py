@@ -27,7 +27,7 @@ from app.views.apikit import body, caller, idempotent, path_id
 
 class ClaimRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lease_version: int = Field(ge=1)
+    lease_version: int = Field(ge=1, le=2**31 - 1)  # the column is a PostgreSQL integer
 
 
 class ScoreIn(BaseModel):

@@ -44,14 +44,34 @@ async def body(request: Request, model: type[M]) -> M:
         raise ActionError("too_large", "The request body is too large.", 413)
     try:
         data = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    # ValueError: bad JSON, bad UTF-8, or an integer of more than 4300 digits;
+    # RecursionError: "[[[[..." nested deeper than the parser goes.
+    except (ValueError, RecursionError):
         raise ActionError("bad_json", "The request body is not valid JSON.", 400) from None
+    if _has_nul(data):
+        raise ActionError("bad_text", "Text cannot contain NUL characters.", 400)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ActionError("invalid", f"{where}: {first['msg']}", 422) from None
+
+
+def _has_nul(data: object) -> bool:
+    """Whether any string in decoded JSON holds a NUL, which PostgreSQL text cannot store.
+    A loop, not recursion: the document may be as deep as the parser allows."""
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{1,100}$")

@@ -81,7 +81,7 @@ async def page(request: Request) -> Response:
     """GET /notifications[?before=id]: my notifications, newest first, a page at a time."""
     user = require_user(await current_user(request))
     raw = request.query_params.get("before", "")
-    before = int(raw) if raw.isdigit() and len(raw) < 19 else None
+    before = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
     query = select(Notification).where(Notification.user_id == user.id)
     if before is not None:
         query = query.where(col(Notification.id) < before)
@@ -112,7 +112,7 @@ async def mark_read(request: Request) -> Response:
     user = require_user(await current_user(request))
     form = await form_fields(request)
     raw = form.get("up_to", "")
-    up_to = int(raw) if raw.isdigit() and len(raw) < 19 else None
+    up_to = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
     async with request.app.state.runtime.sessions() as session:
         await actions.mark_read(session, user, up_to)
     return RedirectResponse("/notifications", status_code=303)

@@ -22,7 +22,14 @@ from typing import Any
 import pytest
 import uvicorn
 from arq.worker import Worker
-from playwright.async_api import Browser, BrowserContext, Error, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    async_playwright,
+)
 from starlette.applications import Starlette
 
 from app.main import create_app
@@ -213,6 +220,13 @@ async def _contexts(
 
     def watch(page: Page) -> None:
         page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+
+        def refused(message: ConsoleMessage) -> None:
+            # A Content-Security-Policy refusal is a broken feature, whether or not it throws.
+            if "Content Security Policy" in message.text:
+                errors.append(f"{page.url}: {message.text}")
+
+        page.on("console", refused)
 
     async def make(**options: Any) -> BrowserContext:
         context = await browser.new_context(base_url=server.url, **{**device, **options})

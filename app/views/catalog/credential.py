@@ -3,6 +3,7 @@ the start form (or why it cannot be started)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,8 @@ from app.views.catalog.search import (
     standard_label,
 )
 
+# The shape of app.specs.Slug: anything else names no credential (and never reaches SQL).
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 PRIVACY_CHOICES = [
     (Privacy.reviewers, "Reviewers only"),
     (Privacy.organisation, "My organisation"),
@@ -156,6 +159,8 @@ async def credential_page(request: Request) -> Response:
     start form. Draft and retired credentials are 404, except to the issuer's coordinators."""
     user = await current_user(request)
     org_slug, slug = request.path_params["org_slug"], request.path_params["slug"]
+    if not (SLUG.fullmatch(org_slug) and SLUG.fullmatch(slug)):
+        raise not_found("That credential")
     async with request.app.state.runtime.sessions() as session:
         row = (
             await session.exec(

@@ -50,7 +50,13 @@ class Filters:
     @classmethod
     def from_query(cls, params: QueryParams) -> Filters:
         # Bounded, so a crafted URL cannot make the query expensive.
-        return cls(**{f.name: " ".join(params.get(f.name, "").split())[:200] for f in fields(cls)})
+        return cls(
+            **{
+                # NUL becomes a space: PostgreSQL text cannot hold one.
+                f.name: " ".join(params.get(f.name, "").replace("\x00", " ").split())[:200]
+                for f in fields(cls)
+            }
+        )
 
     @property
     def active(self) -> bool:

@@ -83,7 +83,7 @@ def _start(request: Request, session: uploads.UploadSession) -> int:
     """Where this chunk starts: Upload-Offset, or the first byte of Content-Range."""
     raw = request.headers.get("upload-offset")
     if raw is not None:
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
             raise ActionError("bad_offset", "Upload-Offset must be a number of bytes.", 400)
         return int(raw)
     match = _RANGE.fullmatch(request.headers.get("content-range", "").strip())
