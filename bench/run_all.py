@@ -10,7 +10,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import claim_race, e2e, rebuild
+from bench import capacity, claim_race, e2e, live_feed, rebuild
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 
@@ -55,6 +55,28 @@ def main() -> int:
         rebuild.table(asyncio.run(rebuild.measure([10_000, 100_000]))),
         "",
     ]
+    feeds = asyncio.run(live_feed.measure([1000, 5000]))
+    sections += [
+        "## Live feed (reviewer websockets on one `mcx serve`)",
+        "",
+        "C sockets, every one eligible; 5 packets/s for 10 s through the real actions, commit → "
+        "arrival on every socket; 20 claims over HTTP, claim → `task.claimed` on every socket. "
+        "`push / poll CPU` compares the server's CPU for that window with what the same phones "
+        "polling `GET /api/v1/tasks` every 5 s would cost it (target ≤ 0.1).",
+        "",
+        live_feed.table(feeds),
+        "",
+    ]
+    held = asyncio.run(capacity.measure([1000, 5000, 10_000], idle=5))
+    sections += [
+        "## Capacity (idle websockets on one `mcx serve`)",
+        "",
+        "VmRSS from /proc; KiB per socket over the 0-socket baseline; the last row is a bare "
+        "Starlette websocket endpoint with the same uvicorn settings (the floor).",
+        "",
+        capacity.table(held),
+        "",
+    ]
     figures = asyncio.run(e2e.run_e2e())
     sections += [
         "## End to end (mcx serve + mcx worker, one earner, two peers)",
@@ -65,7 +87,8 @@ def main() -> int:
     sections += [f"| {step} | {seconds * 1000:.0f} |" for step, seconds in figures.items()]
     RESULTS.write_text("\n".join(sections) + "\n")
     print(RESULTS.read_text())
-    return 0 if all(r.double_claims == 0 and r.errors == 0 for r in races) else 1
+    ok = all(r.double_claims == 0 and r.errors == 0 for r in races)
+    return 0 if ok and live_feed.ok(feeds) and capacity.ok(held) else 1
 
 
 if __name__ == "__main__":
