@@ -318,11 +318,14 @@ def _client_name(prefix: str) -> str:
 async def start_hub(runtime: Runtime, **options: Any) -> Hub:
     """Start this process's hub on a Redis client of its own (a subscribed connection can do
     nothing else). `options` go to Hub (heartbeat, queue_size, idle_seconds)."""
+    # TCP keepalive helps notice a dead Redis; a unix socket (the embedded Redis) has no such
+    # option, and redis-py refuses it there.
+    tcp = not runtime.urls.redis.startswith("unix://")
     redis = Redis.from_url(
         runtime.urls.redis,
         decode_responses=True,
-        socket_keepalive=True,
         client_name=_client_name(runtime.settings.redis_prefix),
+        **({"socket_keepalive": True} if tcp else {}),
     )
     hub = Hub(
         redis,
