@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from app.actions import catalog, submissions
 from app.auth import hash_password, new_api_token
-from app.models import ApiToken, Membership, Organisation, Role, SubmissionCriterion, User
+from app.models import ApiToken, Membership, Organisation, Role, User
 from app.runtime import Runtime
 from app.specs import CredentialSpec
 from bench import loadgen
@@ -73,37 +73,38 @@ async def _people(
     return [(user.id, token) for user, token, _ in made]
 
 
-async def open_tasks(mcx: Mcx, count: int) -> list[str]:
-    """`count` submissions in review with one peer task each, through the real actions."""
-    runtime = mcx.runtime
+async def reflection_credential(runtime: Runtime, tag: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """A published, reflection-only credential with one peer review per packet: its id and
+    its one submission criterion's id."""
     async with runtime.sessions() as session:
         credential = await catalog.create_credential(
             session,
             CredentialSpec(
-                slug=f"race-{uuid.uuid4().hex[:6]}",
+                slug=f"{tag}-{uuid.uuid4().hex[:6]}",
                 organisation="ipa",
-                title="Race",
+                title=f"Bench {tag}",
                 status="published",
                 peer_reviews=1,
                 submission_criteria=[{"title": "Reflection", "kind": "reflection"}],  # type: ignore[list-item]
                 rubric={"min_level": 1, "criteria": [{"title": "One", "levels": LEVELS}]},  # type: ignore[arg-type]
             ),
         )
-        criterion = (
-            await session.exec(
-                select(SubmissionCriterion).where(
-                    SubmissionCriterion.credential_id == credential.id
-                )
-            )
-        ).one()
+        criterion = (await catalog.criteria_of(session, credential.id))[0]
+    return credential.id, criterion.id
+
+
+async def open_tasks(mcx: Mcx, count: int) -> list[str]:
+    """`count` submissions in review with one peer task each, through the real actions."""
+    runtime = mcx.runtime
+    credential_id, criterion_id = await reflection_credential(runtime, "race")
     earners = await _people(runtime, count, None, f"e{uuid.uuid4().hex[:4]}-")
     for earner_id, _ in earners:
         async with runtime.sessions() as session:
             earner = await session.get(User, earner_id)
             assert earner is not None
-            submission = await submissions.start_submission(session, earner, credential.id)
+            submission = await submissions.start_submission(session, earner, credential_id)
             await submissions.attach_artifact(
-                session, earner, submission.id, criterion.id, body="Done."
+                session, earner, submission.id, criterion_id, body="Done."
             )
         await submissions.submit_evidence(runtime, earner, submission.id)
         async with runtime.sessions() as session:
@@ -115,7 +116,7 @@ async def open_tasks(mcx: Mcx, count: int) -> list[str]:
                 "SELECT t.id FROM review_tasks t JOIN submissions s ON s.id = t.submission_id "
                 "WHERE s.credential_id = :c ORDER BY t.created_at"
             ),
-            {"c": credential.id},
+            {"c": credential_id},
         )
         return [str(row[0]) for row in rows]
 

@@ -51,18 +51,16 @@ from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
-from sqlmodel import select
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import WebSocketURI, parse_uri
 
-from app.actions import catalog, submissions
-from app.models import Role, SubmissionCriterion, User
+from app.actions import submissions
+from app.models import Role, User
 from app.runtime import Runtime
-from app.specs import CredentialSpec
 from bench import loadgen
-from bench.claim_race import LEVELS, _people
+from bench.claim_race import _people, reflection_credential
 from bench.harness import PYTHON, ROOT, Mcx, free_port, fresh_mcx
 
 CONNECT_TIMEOUT = 150.0  # seconds for all sockets of one size to say hello
@@ -551,27 +549,7 @@ class _Hooks:
 
 async def _credential(runtime: Runtime) -> tuple[uuid.UUID, uuid.UUID]:
     """A published, reflection-only credential with one peer review per packet."""
-    async with runtime.sessions() as session:
-        credential = await catalog.create_credential(
-            session,
-            CredentialSpec(
-                slug=f"feed-{uuid.uuid4().hex[:6]}",
-                organisation="ipa",
-                title="Live feed bench",
-                status="published",
-                peer_reviews=1,
-                submission_criteria=[{"title": "Reflection", "kind": "reflection"}],  # type: ignore[list-item]
-                rubric={"min_level": 1, "criteria": [{"title": "One", "levels": LEVELS}]},  # type: ignore[arg-type]
-            ),
-        )
-        criterion = (
-            await session.exec(
-                select(SubmissionCriterion).where(
-                    SubmissionCriterion.credential_id == credential.id
-                )
-            )
-        ).one()
-    return credential.id, criterion.id
+    return await reflection_credential(runtime, "feed")
 
 
 async def _drafts(
