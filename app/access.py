@@ -229,3 +229,27 @@ async def reviewer_pools(session: AsyncSession, user: User) -> set[tuple[uuid.UU
     )
     pool_of = {Role.reviewer: Pool.peer, Role.expert: Pool.expert}
     return {(credential_id, pool_of[Role(role)].value) for credential_id, role in rows.all()}
+
+
+async def access_claim(
+    session: AsyncSession, user: User, task_id: uuid.UUID
+) -> tuple[ReviewTask, SubmissionVersion, Credential]:
+    """The task while this reviewer holds its claim (its lease may have just run out: the
+    caller decides); anything else is 404, exactly like a task that does not exist."""
+    row = (
+        await session.exec(
+            select(ReviewTask, SubmissionVersion, Credential)
+            .join(SubmissionVersion, col(SubmissionVersion.id) == col(ReviewTask.version_id))
+            .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
+            .join(Credential, col(Credential.id) == col(Submission.credential_id))
+            .where(col(ReviewTask.id) == task_id)
+        )
+    ).first()
+    if row is None:
+        raise not_found("That task")
+    task, version, credential = row
+    if task.reviewer_id != user.id:
+        raise not_found("That task")
+    if task.state != TaskState.claimed:
+        raise not_found("That task")
+    return task, version, credential

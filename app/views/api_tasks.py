@@ -12,15 +12,11 @@ from starlette.routing import Route
 
 from app import access
 from app.actions import reviews, tasks
-from app.errors import not_found
 from app.models import (
     Artifact,
     Review,
     ReviewScore,
-    ReviewTask,
     SubmissionCriterion,
-    SubmissionVersion,
-    TaskState,
 )
 from app.views.apikit import body, caller, idempotent, path_id
 
@@ -92,9 +88,7 @@ async def show_task(request: Request) -> JSONResponse:
     runtime, user = await caller(request)
     task_id = path_id(request, "task_id")
     async with runtime.sessions() as session:
-        task = await session.get(ReviewTask, task_id)
-        if task is None or task.reviewer_id != user.id or task.state != TaskState.claimed:
-            raise not_found("That task")
+        task, version, _credential = await access.access_claim(session, user, task_id)
         artifacts = (
             await session.exec(
                 select(Artifact, SubmissionCriterion)
@@ -105,8 +99,7 @@ async def show_task(request: Request) -> JSONResponse:
                 .order_by(col(SubmissionCriterion.position))
             )
         ).all()
-        version = await session.get(SubmissionVersion, task.version_id)
-        assert version is not None and version.rubric_id is not None
+        assert version.rubric_id is not None
         rubric, criteria, levels = await reviews.rubric_levels(session, version.rubric_id)
         draft = (await session.exec(select(Review).where(Review.task_id == task.id))).first()
         scores = (

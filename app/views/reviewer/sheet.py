@@ -10,8 +10,9 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import access
 from app.actions import reviews
-from app.errors import ActionError, not_found
+from app.errors import ActionError
 from app.models import (
     Artifact,
     Credential,
@@ -19,10 +20,7 @@ from app.models import (
     ReviewScore,
     ReviewTask,
     Rubric,
-    Submission,
     SubmissionCriterion,
-    SubmissionVersion,
-    TaskState,
     User,
 )
 
@@ -96,33 +94,9 @@ class Sheet:
         return sum(max((lv.points for lv in c.levels), default=0) for c in self.criteria)
 
 
-async def my_claim(
-    session: AsyncSession, user: User, task_id: uuid.UUID
-) -> tuple[ReviewTask, SubmissionVersion, Credential]:
-    """The task while this reviewer holds its claim (its lease may have just run out: the
-    caller decides); anything else is 404, exactly like a task that does not exist."""
-    row = (
-        await session.exec(
-            select(ReviewTask, SubmissionVersion, Credential)
-            .join(SubmissionVersion, col(SubmissionVersion.id) == col(ReviewTask.version_id))
-            .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
-            .join(Credential, col(Credential.id) == col(Submission.credential_id))
-            .where(col(ReviewTask.id) == task_id)
-        )
-    ).first()
-    if row is None:
-        raise not_found("That task")
-    task, version, credential = row
-    if task.reviewer_id != user.id:
-        raise not_found("That task")
-    if task.state != TaskState.claimed:
-        raise not_found("That task")
-    return task, version, credential
-
-
 async def load_sheet(session: AsyncSession, user: User, task_id: uuid.UUID) -> Sheet:
     """Everything the task page shows, in a fixed handful of queries (no per-row lookups)."""
-    task, version, credential = await my_claim(session, user, task_id)
+    task, version, credential = await access.access_claim(session, user, task_id)
     assert version.rubric_id is not None
     artifacts = (
         await session.exec(
