@@ -1,0 +1,22 @@
+"""issuer keys, status lists and badge documents (issue 6)
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-24 07:00:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Reserved in the revision chain so that parallel work lands in a fixed order; filled by its issue.
+    pass
+
+
+def downgrade() -> None:
+    pass
