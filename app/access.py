@@ -302,3 +302,42 @@ async def access_claim(
     if task.state != TaskState.claimed:
         raise not_found("That task")
     return task, version, credential
+
+
+async def managed_credential(
+    session: AsyncSession, user: User, credential_id: uuid.UUID
+) -> Credential:
+    """A credential this person coordinates (its issuer's coordinator); else 404."""
+    credential = await session.get(Credential, credential_id)
+    if credential is None:
+        raise not_found("That credential")
+    if not await is_coordinator_of(session, user, credential.organisation_id):
+        raise not_found("That credential")
+    return credential
+
+
+async def access_own_review(session: AsyncSession, user: User, review_id: uuid.UUID) -> Review:
+    """A review this reviewer submitted; else 404."""
+    review = await session.get(Review, review_id)
+    if review is None:
+        raise not_found("That review")
+    if review.reviewer_id != user.id:
+        raise not_found("That review")
+    if review.state != "submitted":
+        raise not_found("That review")
+    return review
+
+
+async def access_review_of_mine(
+    session: AsyncSession, user: User, review_id: uuid.UUID
+) -> tuple[Review, Submission]:
+    """A submitted review of the earner's own submission (to rate its feedback); else 404."""
+    review = await session.get(Review, review_id)
+    if review is None or review.state != "submitted":
+        raise not_found("That review")
+    submission = await session.get(Submission, review.submission_id)
+    if submission is None:
+        raise not_found("That review")
+    if submission.earner_id != user.id:
+        raise not_found("That review")
+    return review, submission

@@ -33,7 +33,6 @@ from app.models import (
     CalibrationAttempt,
     CalibrationExample,
     CalibrationReference,
-    Credential,
     Organisation,
     QualityPolicy,
     Review,
@@ -58,17 +57,6 @@ class Reference:
     criterion_id: uuid.UUID
     level_id: uuid.UUID
     explanation: str
-
-
-async def _managed(
-    session: AsyncSession, coordinator: User, credential_id: uuid.UUID
-) -> Credential:
-    credential = await session.get(Credential, credential_id)
-    if credential is None or not await access.is_coordinator_of(
-        session, coordinator, credential.organisation_id
-    ):
-        raise not_found("That credential")
-    return credential
 
 
 async def _sample_holder(session: AsyncSession, organisation_id: uuid.UUID) -> User:
@@ -102,7 +90,7 @@ async def add_example(
     credential's current rubric. Anything missing or foreign is refused, naming it."""
     title, evidence = title.strip(), evidence.strip()
     async with runtime.sessions() as session:
-        credential = await _managed(session, coordinator, credential_id)
+        credential = await access.managed_credential(session, coordinator, credential_id)
         if not 1 <= len(title) <= 200:
             raise ActionError(
                 "bad_example", "Give the example a title (up to 200 characters).", 422

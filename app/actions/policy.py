@@ -10,8 +10,8 @@ from decimal import Decimal, InvalidOperation
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import access
-from app.errors import ActionError, not_found
-from app.models import AuditEntry, Credential, QualityPolicy, User
+from app.errors import ActionError
+from app.models import AuditEntry, QualityPolicy, User
 from app.runtime import Runtime
 
 # name: (label, smallest, largest, may be empty)
@@ -81,11 +81,7 @@ async def set_policy(
     and changes nothing."""
     values, errors = parse_policy(form)
     async with runtime.sessions() as session:
-        credential = await session.get(Credential, credential_id)
-        if credential is None or not await access.is_coordinator_of(
-            session, coordinator, credential.organisation_id
-        ):
-            raise not_found("That credential")
+        await access.managed_credential(session, coordinator, credential_id)
         if errors:
             raise ActionError("bad_policy", " ".join(errors.values()), 422)
         policy = await session.get(QualityPolicy, credential_id, with_for_update=True)
