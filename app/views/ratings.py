@@ -18,9 +18,12 @@ from app.views.apikit import path_id
 
 
 async def _render(
-    request: Request, review: Review, rating: FeedbackRating | None, **extra: object
+    request: Request,
+    review: Review,
+    rating: FeedbackRating | None,
+    status: int = 200,
+    **extra: object,
 ) -> Response:
-    status = 422 if extra.get("error") else 200
     return templates.TemplateResponse(
         request,
         "earner/rate.html",
@@ -58,7 +61,13 @@ async def rate_page(request: Request) -> Response:
         if error.status == 404:
             raise
         return await _render(
-            request, review, rating, submission=submission, error=error.detail, form=form
+            request,
+            review,
+            rating,
+            error.status,
+            submission=submission,
+            error=error.detail,
+            form=form,
         )
     return RedirectResponse(f"/me/reviews/{review_id}/rate?done=1", status_code=303)
 
