@@ -8,8 +8,10 @@ import uuid
 import httpx
 from sqlmodel import col, select
 
-from app.models import Escalation, Outcome, Review, ReviewTask, Role, Rubric, Submission
+from app.actions import catalog
+from app.models import Credential, Escalation, Outcome, Review, ReviewTask, Role, Rubric, Submission
 from app.runtime import Runtime
+from app.specs import RubricSpec
 from tests import factories as f
 from tests.factories import auth
 
@@ -199,6 +201,21 @@ async def test_the_expert_overrides_the_peers_and_reviews_keep_their_rubric_vers
     submission_id, _ = await _start(client, runtime)
     await _review(client, runtime, "p1", [3, 3])
     await _review(client, runtime, "p2", [0, 0])
+    # The coordinator publishes rubric v2 (one criterion) while the expert task waits: the
+    # packet, its reviews and the expert's review all stay on v1.
+    async with runtime.sessions() as session:
+        submission = await session.get(Submission, uuid.UUID(submission_id))
+        assert submission is not None
+        credential = await session.get(Credential, submission.credential_id)
+        assert credential is not None
+        v2 = await catalog.revise_rubric(
+            session,
+            credential,
+            RubricSpec.model_validate(
+                {"min_level": 1, "criteria": [{"title": "Only", "levels": f.LEVELS}]}
+            ),
+        )
+    assert v2.version == 2
     expert_token = await f.token_for(runtime, await f.person(runtime, "exp", [Role.expert]))
     claim = await client.post("/api/v1/tasks/claim-next", headers=auth(expert_token))
     version, scores = await f.scores_for(client, expert_token, claim.json()["task_id"], 2)
@@ -214,10 +231,12 @@ async def test_the_expert_overrides_the_peers_and_reviews_keep_their_rubric_vers
     async with runtime.sessions() as session:
         submission = await session.get(Submission, uuid.UUID(submission_id))
         assert submission is not None
-        rubric = (
+        v1 = (
             await session.exec(
-                select(Rubric).where(Rubric.credential_id == submission.credential_id)
+                select(Rubric)
+                .where(Rubric.credential_id == submission.credential_id)
+                .where(Rubric.version == 1)
             )
         ).one()
         reviews = (await session.exec(select(Review))).all()
-    assert len(reviews) == 3 and {r.rubric_id for r in reviews} == {rubric.id}
+    assert len(reviews) == 3 and {r.rubric_id for r in reviews} == {v1.id}
