@@ -99,7 +99,8 @@ async def test_claiming_needs_calibration_and_a_miss_shows_the_reference(
     await f.calibration_example(runtime, coordinator, credential, [3, 1], "Second example")
     # Before calibration: nothing to see, nothing to claim.
     assert (await client.get("/api/v1/tasks", headers=auth(token))).json()["tasks"] == []
-    assert (await client.post("/api/v1/tasks/claim-next", headers=auth(token))).status_code == 404
+    refused = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
+    assert refused.status_code == 404 and "calibrate first" in refused.json()["detail"]
     async with runtime.sessions() as session:
         task_id = (await session.exec(select(ReviewTask.id))).first()
     assert (

@@ -296,6 +296,18 @@ async def claim_next(runtime: Runtime, reviewer: User, *, attempts: int = 5) -> 
         except ActionError as error:
             if error.code != "already_taken":
                 raise
+    async with runtime.sessions() as session:
+        # Only on this empty-handed path: say so when the quality gate is what holds them back.
+        held_back = await access.reviewer_pools(
+            session, reviewer, gated=False
+        ) - await access.reviewer_pools(session, reviewer)
+    if held_back:
+        raise ActionError(
+            "no_work",
+            "There is no open work for you right now. Some credentials ask you to calibrate"
+            " first: see Calibration.",
+            404,
+        )
     raise ActionError("no_work", "There is no open work for you right now.", 404)
 
 

@@ -61,6 +61,13 @@ SCORES_SQL = text(
             ORDER BY mine.submitted_at DESC LIMIT :window)
     """
 )
+ENSURE_STANDING_SQL = text(
+    """
+    INSERT INTO reviewer_standings (id, reviewer_id, credential_id, trust, components, updated_at)
+    VALUES (:id, :reviewer, :credential, 75.0, '{}'::jsonb, now())
+    ON CONFLICT (reviewer_id, credential_id) DO NOTHING
+    """
+)
 TOPS_SQL = text(
     "SELECT criterion_id, max(position) FROM rubric_levels "
     "WHERE criterion_id = ANY(:ids) GROUP BY criterion_id"
@@ -133,13 +140,20 @@ async def distances(
 async def standing_of(
     session: AsyncSession, reviewer_id: uuid.UUID, credential_id: uuid.UUID, *, lock: bool = False
 ) -> ReviewerStanding:
-    """The reviewer's standing row for the credential (made, not yet stored, if missing)."""
+    """The reviewer's standing row for the credential (made, not yet stored, if missing).
+
+    With `lock`, the row is first made if missing (racing writers agree on one row) and then
+    locked for this transaction."""
     query = (
         select(ReviewerStanding)
         .where(ReviewerStanding.reviewer_id == reviewer_id)
         .where(ReviewerStanding.credential_id == credential_id)
     )
     if lock:
+        await session.execute(
+            ENSURE_STANDING_SQL,
+            {"id": uuid.uuid4(), "reviewer": reviewer_id, "credential": credential_id},
+        )
         query = query.with_for_update()
     found = (await session.exec(query)).first()
     return found or ReviewerStanding(reviewer_id=reviewer_id, credential_id=credential_id)
