@@ -8,6 +8,7 @@ import uuid
 import httpx
 from sqlalchemy import text
 from sqlmodel import select
+from starlette.applications import Starlette
 
 from app.actions import calibration, trust
 from app.errors import ActionError
@@ -149,3 +150,61 @@ async def test_distance_from_consensus_and_from_the_expert_are_recorded(
     assert experts == [
         {"expert": {"levels": None, "count": 0}, "consensus": {"levels": 2.0, "count": 2}}
     ]
+
+
+async def test_the_quality_gate_adds_no_query_to_a_claim(
+    client: httpx.AsyncClient, runtime: Runtime, app: Starlette
+) -> None:
+    """The gate is joined into the one eligibility query: a claim on a credential that asks
+    for calibration costs as many statements as one on a credential that does not."""
+    from sqlalchemy import event
+
+    plain = await f.credential(runtime, "plain")
+    gated = await f.credential(runtime, "gated")
+    coordinator = await f.person(runtime, "coord", [Role.coordinator])
+    await f.quality_policy(runtime, coordinator, gated, calibration_required=1)
+    reviewer = await f.person(runtime, "rev", [Role.reviewer])
+    token = await f.token_for(runtime, reviewer)
+    await _calibrate(runtime, coordinator, gated, reviewer, right=True)
+    task_ids = {}
+    for i, credential in enumerate([plain, gated]):
+        earner_token = await f.token_for(runtime, await f.person(runtime, f"earner{i}"))
+        await f.submitted(client, runtime, earner_token, credential)
+        async with runtime.sessions() as session:
+            task_ids[credential.slug] = (
+                await session.exec(
+                    select(ReviewTask.id)
+                    .join(Submission, Submission.id == ReviewTask.submission_id)
+                    .where(Submission.credential_id == credential.id)
+                )
+            ).first()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    # The token's last use is written once a minute: get that write out of the way first.
+    assert (await client.get("/api/v1/me", headers=auth(token))).status_code == 200
+    counts = {}
+    logged: dict[str, list[str]] = {}
+    # The app's own engine: the one its claim endpoint uses.
+    engine = app.state.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for slug in ("plain", "gated"):
+            statements.clear()
+            claim = await client.post(f"/api/v1/tasks/{task_ids[slug]}/claim", headers=auth(token))
+            assert claim.status_code == 201, claim.text
+            counts[slug] = len(statements)
+            logged[slug] = list(statements)
+            release = await client.post(
+                f"/api/v1/tasks/{task_ids[slug]}/release",
+                json={"lease_version": claim.json()["lease_version"]},
+                headers=auth(token),
+            )
+            assert release.status_code in (200, 204)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert counts["plain"] > 0 and counts["plain"] == counts["gated"], logged
+    # ...and the gate was checked, inside the eligibility query.
+    assert any("reviewer_standings" in sql for sql in logged["gated"])
