@@ -14,6 +14,7 @@ from app.runtime import Runtime
 from app.specs import RubricSpec
 from tests import factories as f
 from tests.factories import auth
+from tests.helpers import log_in
 
 
 async def _review(
@@ -133,6 +134,15 @@ async def test_a_total_within_the_margin_of_the_pass_line_escalates(
     assert found is not None
     assert found[1].triggers == ["pass_margin"]
     assert found[1].detail == "total 5 is within 1 point(s) of the pass line 4"
+    # The expert who takes it is told why.
+    expert = await f.person(runtime, "exp", [Role.expert])
+    claim = await client.post(
+        "/api/v1/tasks/claim-next", headers=auth(await f.token_for(runtime, expert))
+    )
+    assert claim.json()["task_id"] == str(found[0].id)
+    await log_in(client, expert.email, "factory-password-1")
+    page = (await client.get(f"/review/tasks/{found[0].id}")).text
+    assert "Sent to you because total 5 is within 1 point(s) of the pass line 4." in page
 
 
 async def test_a_clear_total_outside_the_margin_is_decided(

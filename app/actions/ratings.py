@@ -80,7 +80,7 @@ async def rate_feedback(
             {
                 "rating_id": str(rating.id),
                 "credential": credential.title,
-                "url": f"/coordinate/quality/{credential.id}",
+                "credential_id": str(credential.id),
             },
         )
     return rating
