@@ -253,3 +253,23 @@ async def access_claim(
     if task.state != TaskState.claimed:
         raise not_found("That task")
     return task, version, credential
+
+
+async def access_award_as_coordinator(
+    session: AsyncSession, user: User, award_id: uuid.UUID
+) -> Award:
+    """An award whose issuer `user` coordinates (they may revoke it); else 404."""
+    from app.models import Stack
+
+    award = await session.get(Award, award_id)
+    if award is None:
+        raise not_found("That badge")
+    achievement = (
+        await session.get(Credential, award.credential_id)
+        if award.credential_id
+        else await session.get(Stack, award.stack_id)
+    )
+    assert achievement is not None
+    if await is_coordinator_of(session, user, achievement.organisation_id):
+        return award
+    raise not_found("That badge")

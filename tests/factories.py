@@ -180,3 +180,27 @@ async def scores_for(
         for c in task["rubric"]["criteria"]
     ]
     return task["lease_version"], scores
+
+
+async def issuer(runtime: Runtime, slug: str = "ipa") -> Organisation:
+    """An organisation with the contact details an Open Badges issuer profile carries."""
+    async with runtime.sessions() as session:
+        return await catalog.ensure_organisation(
+            session,
+            OrganisationSpec(
+                slug=slug,
+                name=f"{slug.upper()} Association",
+                url=f"https://{slug}.example",
+                email=f"badges@{slug}.example",
+            ),
+        )
+
+
+async def award(runtime: Runtime, earner: User, credential: Credential, **fields: Any) -> uuid.UUID:
+    """An award issued through the awards action (as bulk issue does), committed."""
+    from app.actions.awards import issue_award
+
+    async with runtime.sessions() as session:
+        made = await issue_award(session, earner=earner, credential=credential, **fields)
+        await session.commit()
+        return made.id
