@@ -14,7 +14,7 @@ CONTEXT = "https://w3id.org/openbadges/v2"
 def issuer_profile(base: str, organisation: Organisation) -> dict[str, Any]:
     profile: dict[str, Any] = {
         "@context": CONTEXT,
-        "type": "Issuer",
+        "type": "Profile",
         "id": urls.issuer(base, organisation),
         "name": organisation.name,
         "url": organisation.url or urls.issuer(base, organisation),
