@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from app.views.badges import documents, pages, verification
+from app.views.badges import coordination, documents, pages, verification
 
-routes = [*documents.routes, *verification.routes, *pages.routes]
+routes = [*documents.routes, *verification.routes, *coordination.routes, *pages.routes]
