@@ -3,6 +3,8 @@ credential (JSON and VC-JWT); the issuers' JWK set; status lists; badge images."
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 
 from sqlmodel import select
@@ -10,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.badges import images, keys, ob2, status
+from app.badges import baking, images, keys, ob2, status
 from app.badges.issuing import signed_credential
 from app.badges.records import BadgeRecord, load_achievement, load_record
-from app.errors import not_found
+from app.errors import ActionError, not_found
 from app.models import IssuerKey, Organisation
 
 JSON_LD = "application/ld+json"
@@ -68,6 +70,40 @@ async def credential_jwt(request: Request) -> Response:
     async with runtime.sessions() as session:
         _, token = await signed_credential(session, runtime.settings, record)
     return Response(token, media_type=VC_JWT)
+
+
+async def baked(request: Request) -> Response:
+    """GET /badges/{id}/baked.png|.svg[?version=2.0]: the badge image carrying the badge
+    (OB 3.0: the signed credential; OB 2.0: the hosted assertion)."""
+    kind = request.path_params["kind"]
+    if kind not in ("png", "svg"):
+        raise not_found("That image")
+    record = await record_for(request, request.path_params["award_id"])
+    if record.award.revoked_at is not None:
+        raise ActionError("revoked", "This badge was revoked; it can no longer be downloaded.", 410)
+    runtime = request.app.state.runtime
+    base = runtime.settings.base_url
+    version = request.query_params.get("version", "3.0")
+    if version not in ("2.0", "3.0"):
+        raise ActionError("bad_version", "Ask for Open Badges version 2.0 or 3.0.", 400)
+    if version == "3.0":
+        async with runtime.sessions() as session:
+            _, payload = await signed_credential(session, runtime.settings, record)
+    else:
+        payload = json.dumps(ob2.assertion(base, record))
+    # An ASCII file name: headers are latin-1, titles are not.
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", record.achievement.title).strip("-")[:60] or "badge"
+    name = f"{slug}-{record.award.id.hex[:8]}"
+    if kind == "png":
+        image = images.badge_png(runtime.settings, record.achievement)
+        body: bytes | str = baking.bake_png(image, payload, version=version)
+        media = "image/png"
+    else:
+        svg = images.drawn_svg(record.achievement.title, record.organisation.name)
+        body = baking.bake_svg(svg, payload, version=version)
+        media = "image/svg+xml"
+    disposition = f'attachment; filename="{name}.{kind}"'
+    return Response(body, media_type=media, headers={"Content-Disposition": disposition})
 
 
 async def issuer(request: Request) -> Response:
@@ -151,4 +187,5 @@ routes = [
     Route("/badges/status/{slug:str}/{number:int}", status_list),
     Route("/badges/{award_id:str}/credential", credential_json),
     Route("/badges/{award_id:str}/credential.jwt", credential_jwt),
+    Route("/badges/{award_id:str}/baked.{kind:str}", baked),
 ]
