@@ -388,5 +388,5 @@ class Verifier:
         return Check(
             "dates",
             True,
-            "In force today" + (f", until {day(until(document))}." if end else "."),
+            "Its dates are in order today" + (f", until {day(until(document))}." if end else "."),
         )
