@@ -273,3 +273,11 @@ async def access_award_as_coordinator(
     if await is_coordinator_of(session, user, achievement.organisation_id):
         return award
     raise not_found("That badge")
+
+
+async def access_own_award(session: AsyncSession, user: User, award_id: uuid.UUID) -> Award:
+    """The earner's own award (what only they may export, e.g. a learner record); else 404."""
+    award = await session.get(Award, award_id)
+    if award is None or award.user_id != user.id:
+        raise not_found("That badge")
+    return award

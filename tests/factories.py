@@ -204,3 +204,16 @@ async def award(runtime: Runtime, earner: User, credential: Credential, **fields
         made = await issue_award(session, earner=earner, credential=credential, **fields)
         await session.commit()
         return made.id
+
+
+async def stack(runtime: Runtime, slug: str, credentials: list[str], org: str = "ipa") -> Any:
+    """A stack of the given credential slugs, in that order."""
+    from app.specs import StackSpec
+
+    async with runtime.sessions() as session:
+        made = await catalog.create_stack(
+            session,
+            StackSpec(slug=slug, organisation=org, title=f"Stack {slug}", credentials=credentials),
+        )
+        await session.commit()
+        return made

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.access import access_award_as_coordinator, is_coordinator_of
+from app.actions.outcomes import complete_stacks
 from app.badges import keys
 from app.errors import ActionError
 from app.events import notify
@@ -154,8 +155,7 @@ async def bulk_issue(runtime: Runtime, coordinator: User, text: str) -> list[Row
                 continue
             report, made = await _issue_row(session, coordinator, line, row, seen)
             reports.append(report)
-            if made is not None:
-                issued.append(made)
+            issued.extend(made)
         await session.commit()
     for award, title in issued:
         await notify(
@@ -175,12 +175,12 @@ async def _issue_row(
     line: int,
     row: list[str],
     seen: set[tuple[uuid.UUID, uuid.UUID]],
-) -> tuple[RowReport, tuple[Award, str] | None]:
+) -> tuple[RowReport, list[tuple[Award, str]]]:
     cells = [cell.strip() for cell in row] + ["", "", "", ""]
     email, slug, note, expires = cells[0], cells[1], cells[2], cells[3]
 
-    def refuse(message: str) -> tuple[RowReport, None]:
-        return RowReport(line, email, slug, False, message), None
+    def refuse(message: str) -> tuple[RowReport, list[tuple[Award, str]]]:
+        return RowReport(line, email, slug, False, message), []
 
     if len(row) > 4:
         return refuse("Too many columns: email, credential, evidence note, expires.")
@@ -233,7 +233,11 @@ async def _issue_row(
     )
     await session.flush()
     report = RowReport(line, email, slug, True, f"Issued {credential.title}.", award.id)
-    return report, (award, credential.title)
+    stacks = await complete_stacks(session, earner.id, credential.id, award.issued_at)
+    if stacks:
+        await session.flush()
+        report.message += " Completes: " + ", ".join(title for _, title in stacks) + "."
+    return report, [(award, credential.title), *stacks]
 
 
 async def send_expiry_notices(runtime: Runtime) -> int:

@@ -12,7 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.badges import baking, images, keys, ob2, status
+from app.access import access_own_award, require_user
+from app.auth import current_user
+from app.badges import baking, clr, images, keys, ob2, ob3, status
 from app.badges.issuing import signed_credential
 from app.badges.records import BadgeRecord, load_achievement, load_record
 from app.errors import ActionError, not_found
@@ -106,6 +108,40 @@ async def baked(request: Request) -> Response:
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})
 
 
+async def learner_record(request: Request) -> Response:
+    """GET /badges/{id}/clr[.jwt]: the earner's CLR 2.0 for a completed stack (theirs only)."""
+    user = require_user(await current_user(request))
+    if request.path_params.get("kind", ".jwt") != ".jwt":
+        raise not_found("That learner record")
+    award_id = _uuid(request.path_params["award_id"], "That badge")
+    runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        await access_own_award(session, user, award_id)
+        stack = await load_record(session, award_id)
+        if stack is None or stack.achievement.stack is None:
+            raise not_found("That learner record")
+        parts = []
+        for part in stack.achievement.parts:
+            if part.award is not None:
+                loaded = await load_record(session, part.award.id)
+                assert loaded is not None
+                parts.append(loaded)
+        document = clr.clr_credential(runtime.settings.base_url, stack, parts)
+        key = await keys.active_key(session, runtime.settings.secret_key, stack.organisation.id)
+    if request.path_params.get("kind") == ".jwt":
+        token = ob3.sign(
+            document,
+            keys.private_jwk(runtime.settings.secret_key, key),
+            keys.key_url(runtime.settings.base_url, key.kid),
+        )
+        return Response(token, media_type=VC_JWT)
+    return JSONResponse(
+        document,
+        media_type="application/vc+ld+json",
+        headers={"Content-Disposition": 'attachment; filename="learner-record.json"'},
+    )
+
+
 async def issuer(request: Request) -> Response:
     """GET /badges/issuers/{slug}: the OB 2.0 Issuer Profile."""
     slug = request.path_params["slug"]
@@ -188,4 +224,6 @@ routes = [
     Route("/badges/{award_id:str}/credential", credential_json),
     Route("/badges/{award_id:str}/credential.jwt", credential_jwt),
     Route("/badges/{award_id:str}/baked.{kind:str}", baked),
+    Route("/badges/{award_id:str}/clr", learner_record),
+    Route("/badges/{award_id:str}/clr{kind:str}", learner_record),
 ]
