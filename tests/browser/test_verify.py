@@ -47,6 +47,15 @@ async def test_verification_page_for_valid_revoked_and_expired_badges(
     )
     page = await (await phone()).new_page()
 
+    # The shared page a principal opens first, then its "check" link.
+    await page.goto(f"/badges/{valid}")
+    await expect(page.get_by_role("heading", name="Data-Driven Coaching")).to_be_visible()
+    await expect(page.get_by_test_id("download-png")).to_be_visible()
+    await expect(page.get_by_test_id("copy-link")).to_be_visible()  # badges.js ran
+    await _fits_the_screen(page)
+    await assert_accessible(page)
+    await shot(page, "award-page")
+
     await _check_by_link(page, f"{live_server.url}/badges/{valid}")
     verdict = page.get_by_test_id("verdict")
     await expect(verdict).to_have_attribute("data-result", "valid")
