@@ -101,8 +101,9 @@ async def test_credential_is_schema_valid_and_verifies_with_the_jwks_alone(
     one = await client.get(kid.removeprefix(base))
     assert one.status_code == 200 and one.json()["kid"] == kid and "d" not in one.json()
 
-    # The JSON form is the same credential.
+    # The JSON form is the same credential, with a Data Integrity proof added.
     plain = (await client.get(f"/badges/{award_id}/credential")).json()
+    assert plain.pop("proof")[0]["cryptosuite"] == "eddsa-rdfc-2022"
     assert plain == document
 
 

@@ -193,4 +193,5 @@ def add_proof(document: dict[str, Any], signer: Signer, created: str) -> dict[st
     unsecured = {k: v for k, v in document.items() if k != "proof"}
     signature = signer.key.sign(_hash_data(unsecured, proof, document.get("@context")))
     proof["proofValue"] = "z" + base58.b58encode(signature).decode()
-    return dict(unsecured, proof=proof)
+    # A list: the 1EdTech schema reads `proof` as a set of proofs.
+    return dict(unsecured, proof=[proof])

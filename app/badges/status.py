@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,3 +93,32 @@ async def signed_status_list(
     return jwt.encode(
         header, claims, keys.private_jwk(settings.secret_key, key), algorithms=["ES256"]
     )
+
+
+async def entry_status(
+    session: AsyncSession, base: str, entry: dict[str, Any]
+) -> tuple[bool, str] | None:
+    """(revoked?, reason) for a status entry naming one of MCX's own lists; None for lists
+    published elsewhere (MCX does not fetch them)."""
+    list_url = str(entry.get("statusListCredential", ""))
+    match = re.fullmatch(re.escape(base) + r"/badges/status/([a-z0-9-]+)/(\d{1,6})", list_url)
+    if entry.get("type") != "BitstringStatusListEntry" or match is None:
+        return None
+    raw = str(entry.get("statusListIndex"))
+    if not raw.isascii() or not raw.isdigit() or not 0 <= int(raw) < SIZE:
+        return True, "its status entry is malformed."
+    index = int(match.group(2)) * SIZE + int(raw)
+    award = (await session.exec(select(Award).where(Award.status_index == index))).first()
+    thing = None
+    if award is not None:
+        thing = (
+            await session.get(Credential, award.credential_id)
+            if award.credential_id
+            else await session.get(Stack, award.stack_id)
+        )
+    organisation = await session.get(Organisation, thing.organisation_id) if thing else None
+    if award is None or organisation is None or organisation.slug != match.group(1):
+        return True, "its status entry names no badge of this issuer."
+    if award.revoked_at is not None:
+        return True, award.revocation_reason or "no reason given."
+    return False, ""

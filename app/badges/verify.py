@@ -9,19 +9,21 @@ fetched from other sites.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.badges import dataintegrity, ob3
+from app.badges import dataintegrity, status
 from app.badges.baking import Baked
 from app.badges.verdicts import (
     RESULT_WORDS,
@@ -38,7 +40,7 @@ from app.badges.verdicts import (
     structure,
     until,
 )
-from app.models import Award, Credential, IssuerKey, Organisation, Stack
+from app.models import IssuerKey, Organisation
 from app.settings import Settings
 
 JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
@@ -235,15 +237,32 @@ class Verifier:
                     "signature", None, f"The badge is sealed with {kinds}, which MCX cannot check."
                 )
             )
+        signer_org = None
         for proof in supported:
             try:
-                dataintegrity.verify_proof(document, proof)
+                key = dataintegrity.verify_proof(document, proof)
                 checks.append(Check("signature", True, "The seal is intact: nothing was changed."))
+                signer_org = signer_org or await self.organisation_of(key)
             except dataintegrity.ProofError as error:
                 checks.append(
                     Check(error.code, None if error.unsupported else False, error.message)
                 )
-        return await self.finish(document, checks, None)
+        return await self.finish(document, checks, signer_org)
+
+    async def organisation_of(self, key: Ed25519PublicKey) -> Organisation | None:
+        """The MCX issuer whose Ed25519 key this is, if any."""
+        wanted = dataintegrity.to_multikey(key)
+        rows = await self.session.exec(
+            select(IssuerKey, Organisation)
+            .join(Organisation, col(Organisation.id) == col(IssuerKey.organisation_id))
+            .where(IssuerKey.alg == "Ed25519")
+        )
+        for stored, organisation in rows.all():
+            jwk = json.loads(stored.public_jwk)
+            raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+            if dataintegrity.to_multikey(Ed25519PublicKey.from_public_bytes(raw)) == wanted:
+                return organisation
+        return None
 
     async def finish(
         self, document: dict[str, Any], checks: list[Check], signer_org: Organisation | None
@@ -279,12 +298,16 @@ class Verifier:
             found.append(
                 Check("issuer", None, f"Issued by {name}, which MCX does not know itself.")
             )
-        status = document.get("credentialStatus")
-        if not status:
+        listed = document.get("credentialStatus")
+        if not listed:
             found.append(Check("status", True, "The issuer publishes no revocation list for it."))
             return found
-        entry = status[0] if isinstance(status, list) and status else status
-        revoked = await self.revoked(entry) if isinstance(entry, dict) else None
+        entry = listed[0] if isinstance(listed, list) and listed else listed
+        revoked = (
+            await status.entry_status(self.session, self.base, entry)
+            if isinstance(entry, dict)
+            else None
+        )
         if revoked is None:
             found.append(
                 Check(
@@ -299,37 +322,6 @@ class Verifier:
             found.append(Check("status", True, "Not revoked."))
         return found
 
-    async def revoked(self, entry: dict[str, Any]) -> tuple[bool, str] | None:
-        """(revoked?, reason) from MCX's own status lists; None for lists elsewhere."""
-        list_url = str(entry.get("statusListCredential", ""))
-        match = re.fullmatch(
-            re.escape(self.base) + r"/badges/status/([a-z0-9-]+)/(\d{1,6})", list_url
-        )
-        if entry.get("type") != "BitstringStatusListEntry" or match is None:
-            return None
-        try:
-            position = int(str(entry.get("statusListIndex")))
-        except ValueError:
-            return True, "its status entry is malformed."
-        index = int(match.group(2)) * ob3.STATUS_LIST_SIZE + position
-        award = (await self.session.exec(select(Award).where(Award.status_index == index))).first()
-        if award is None or not await self._award_of(award, match.group(1)):
-            return True, "its status entry names no badge of this issuer."
-        if award.revoked_at is not None:
-            return True, award.revocation_reason or "no reason given."
-        return False, ""
-
-    async def _award_of(self, award: Award, slug: str) -> bool:
-        thing = (
-            await self.session.get(Credential, award.credential_id)
-            if award.credential_id
-            else await self.session.get(Stack, award.stack_id)
-        )
-        organisation = (
-            await self.session.get(Organisation, thing.organisation_id) if thing else None
-        )
-        return organisation is not None and organisation.slug == slug
-
     def conclude(self, document: dict[str, Any], checks: list[Check]) -> Verdict:
         checks.sort(key=lambda c: ORDER.index(c.name) if c.name in ORDER else len(ORDER))
         issuer = issuer_name(document) or "its issuer"
@@ -339,11 +331,11 @@ class Verifier:
         if broken is not None:
             words = RESULT_WORDS["invalid"].format(why=broken.message)
             return Verdict("invalid", words, broken.name, checks, document)
-        status = next((c for c in checks if c.name == "status"), None)
-        if status is not None and status.ok is False:
+        state = next((c for c in checks if c.name == "status"), None)
+        if state is not None and state.ok is False:
             return Verdict(
                 "revoked",
-                RESULT_WORDS["revoked"].format(issuer=issuer) + " " + status.message,
+                RESULT_WORDS["revoked"].format(issuer=issuer) + " " + state.message,
                 "revoked",
                 checks,
                 document,

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from app.access import access_own_award, require_user
 from app.auth import current_user
 from app.badges import baking, clr, images, keys, ob2, ob3, status
-from app.badges.issuing import signed_credential
+from app.badges.issuing import proved_credential, signed_credential
 from app.badges.records import BadgeRecord, load_achievement, load_record
 from app.errors import ActionError, not_found
 from app.models import IssuerKey, Organisation
@@ -57,11 +57,12 @@ async def assertion(request: Request, raw: str) -> Response:
 
 
 async def credential_json(request: Request) -> Response:
-    """GET /badges/{id}/credential: the OB 3.0 OpenBadgeCredential (its signed form is .jwt)."""
+    """GET /badges/{id}/credential: the OB 3.0 OpenBadgeCredential with its Data Integrity
+    proof (eddsa-rdfc-2022); the same credential as a VC-JWT is at .jwt."""
     record = await record_for(request, request.path_params["award_id"])
     runtime = request.app.state.runtime
     async with runtime.sessions() as session:
-        document, _ = await signed_credential(session, runtime.settings, record)
+        document = await proved_credential(session, runtime.settings, record)
     return JSONResponse(document, media_type="application/vc+ld+json")
 
 
