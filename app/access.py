@@ -341,3 +341,29 @@ async def access_review_of_mine(
     if submission.earner_id != user.id:
         raise not_found("That review")
     return review, submission
+async def access_award_as_coordinator(
+    session: AsyncSession, user: User, award_id: uuid.UUID
+) -> Award:
+    """An award whose issuer `user` coordinates (they may revoke it); else 404."""
+    from app.models import Stack
+
+    award = await session.get(Award, award_id)
+    if award is None:
+        raise not_found("That badge")
+    achievement = (
+        await session.get(Credential, award.credential_id)
+        if award.credential_id
+        else await session.get(Stack, award.stack_id)
+    )
+    assert achievement is not None
+    if await is_coordinator_of(session, user, achievement.organisation_id):
+        return award
+    raise not_found("That badge")
+
+
+async def access_own_award(session: AsyncSession, user: User, award_id: uuid.UUID) -> Award:
+    """The earner's own award (what only they may export, e.g. a learner record); else 404."""
+    award = await session.get(Award, award_id)
+    if award is None or award.user_id != user.id:
+        raise not_found("That badge")
+    return award

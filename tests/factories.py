@@ -240,3 +240,38 @@ async def calibration_example(
     return await calibration.add_example(
         runtime, coordinator, credential.id, title, "A sample reflection on coaching.", refs
     )
+async def issuer(runtime: Runtime, slug: str = "ipa") -> Organisation:
+    """An organisation with the contact details an Open Badges issuer profile carries."""
+    async with runtime.sessions() as session:
+        return await catalog.ensure_organisation(
+            session,
+            OrganisationSpec(
+                slug=slug,
+                name=f"{slug.upper()} Association",
+                url=f"https://{slug}.example",
+                email=f"badges@{slug}.example",
+            ),
+        )
+
+
+async def award(runtime: Runtime, earner: User, credential: Credential, **fields: Any) -> uuid.UUID:
+    """An award issued through the awards action (as bulk issue does), committed."""
+    from app.actions.awards import issue_award
+
+    async with runtime.sessions() as session:
+        made = await issue_award(session, earner=earner, credential=credential, **fields)
+        await session.commit()
+        return made.id
+
+
+async def stack(runtime: Runtime, slug: str, credentials: list[str], org: str = "ipa") -> Any:
+    """A stack of the given credential slugs, in that order."""
+    from app.specs import StackSpec
+
+    async with runtime.sessions() as session:
+        made = await catalog.create_stack(
+            session,
+            StackSpec(slug=slug, organisation=org, title=f"Stack {slug}", credentials=credentials),
+        )
+        await session.commit()
+        return made

@@ -11,6 +11,7 @@ from arq.worker import Worker
 from app.db import require_current_schema
 from app.runtime import arq_settings, open_runtime, resolve_urls
 from app.settings import Settings
+from workers.badges import notify_expiring_badges
 from workers.evidence import check_evidence
 from workers.leases import expire_leases
 from workers.outcomes import reconcile_outcomes
@@ -36,6 +37,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             rebuild_queue,
             reconcile_outcomes,
             sweep_uploads,
+            notify_expiring_badges,
         ],
         "cron_jobs": [
             # The rebuild runs first at start: Redis may have lost everything meanwhile.
@@ -43,6 +45,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             cron(expire_leases, second={0, 15, 30, 45}, unique=True, run_at_startup=True),
             cron(reconcile_outcomes, second={30}, unique=True, run_at_startup=True),
             cron(sweep_uploads, minute={17}, second={0}, unique=True),
+            cron(notify_expiring_badges, minute={23}, second={0}, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

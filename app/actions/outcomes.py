@@ -219,11 +219,20 @@ async def award_for_pass(
     session.add(award)
     await session.flush()
     made = [(award, credential.title)]
+    made += await complete_stacks(session, submission.earner_id, credential.id, now)
+    return made
+
+
+async def complete_stacks(
+    session: AsyncSession, earner_id: uuid.UUID, credential_id: uuid.UUID, now: datetime
+) -> list[tuple[Award, str]]:
+    """Add the badge of every stack that `credential_id` completes for the earner."""
+    made = []
     stacks = (
         await session.exec(
             select(Stack)
             .join(StackItem, col(StackItem.stack_id) == col(Stack.id))
-            .where(StackItem.credential_id == credential.id)
+            .where(StackItem.credential_id == credential_id)
         )
     ).all()
     for stack in stacks:
@@ -238,7 +247,7 @@ async def award_for_pass(
             (
                 await session.exec(
                     select(Award.credential_id)
-                    .where(Award.user_id == submission.earner_id)
+                    .where(Award.user_id == earner_id)
                     .where(col(Award.revoked_at).is_(None))
                     .where(col(Award.credential_id).in_(needed))
                 )
@@ -247,14 +256,14 @@ async def award_for_pass(
         already = (
             await session.exec(
                 select(Award.id)
-                .where(Award.user_id == submission.earner_id)
+                .where(Award.user_id == earner_id)
                 .where(Award.stack_id == stack.id)
                 .where(col(Award.revoked_at).is_(None))
             )
         ).first()
         if needed <= held and already is None:
             stack_award = Award(
-                user_id=submission.earner_id,
+                user_id=earner_id,
                 stack_id=stack.id,
                 recipient_salt=secrets.token_hex(16),
                 issued_at=now,

@@ -1,6 +1,6 @@
 """SQLModel tables, one module per noun; importing this package registers every table."""
 
-from app.models.badges import Award
+from app.models.badges import Award, IssuerKey
 from app.models.credentials import (
     Alignment,
     ArtifactKind,
@@ -61,6 +61,7 @@ __all__ = [
     "Credential",
     "CredentialStatus",
     "Decision",
+    "IssuerKey",
     "Membership",
     "Notification",
     "Organisation",

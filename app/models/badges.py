@@ -1,14 +1,18 @@
-"""Awards: a badge issued to a person for a credential or a completed stack."""
+"""Awards (a badge issued to a person for a credential or a completed stack) and issuer keys."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, text
+from sqlalchemy import CheckConstraint, Column, Index, Integer, LargeBinary, Sequence, text
+from sqlalchemy import UniqueConstraint as Unique
 from sqlmodel import Field, SQLModel
 
 from app.models.base import created_field, id_field, when_field
+
+# Every award gets its own bit in its issuer's Bitstring Status List (OB 3.0 revocation).
+STATUS_INDEX_SEQUENCE = Sequence("award_status_index_seq", start=0, minvalue=0)
 
 
 class Award(SQLModel, table=True):
@@ -34,6 +38,7 @@ class Award(SQLModel, table=True):
             unique=True,
             postgresql_where=text("revoked_at IS NULL AND stack_id IS NOT NULL"),
         ),
+        Unique("status_index", name="uq_award_status_index"),
     )
 
     id: uuid.UUID = id_field()
@@ -47,3 +52,49 @@ class Award(SQLModel, table=True):
     expires_at: datetime | None = when_field()
     revoked_at: datetime | None = when_field()
     revocation_reason: str | None = None
+    revoked_by_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    # Position in the issuer's status list; drawn from a sequence so it never repeats.
+    status_index: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            STATUS_INDEX_SEQUENCE,
+            server_default=STATUS_INDEX_SEQUENCE.next_value(),
+            nullable=False,
+        ),
+    )
+    # Awards issued by a coordinator for work done outside MCX (bulk issue) say so here.
+    evidence_note: str | None = None
+    issued_by_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    # The 30-days-ahead expiry notice went out (the job is idempotent on this).
+    expiry_notified_at: datetime | None = when_field()
+
+
+class IssuerKey(SQLModel, table=True):
+    """One signing key pair of an organisation; the private half is encrypted at rest.
+
+    Rotation retires a key (retired_at) but keeps it published, so badges signed with it
+    still verify.
+    """
+
+    __tablename__ = "issuer_keys"
+    __table_args__ = (
+        CheckConstraint("alg IN ('ES256', 'Ed25519')", name="ck_issuer_key_alg"),
+        Index(
+            "uq_issuer_key_active",
+            "organisation_id",
+            "alg",
+            unique=True,
+            postgresql_where=text("retired_at IS NULL"),
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
+    alg: str = Field(max_length=10)
+    # The RFC 7638 thumbprint of the public key: stable and unique.
+    kid: str = Field(max_length=100, unique=True)
+    public_jwk: str
+    private_encrypted: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = created_field()
+    retired_at: datetime | None = when_field()

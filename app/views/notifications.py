@@ -66,6 +66,20 @@ def describe(kind: str, payload: dict[str, Any]) -> tuple[str, str | None]:
         award = _uuid(payload.get("award_id"))
         title = str(payload.get("title") or "a")
         return f"You earned the {title} badge.", f"/badges/{award}" if award else None
+    if kind == "badge.revoked":
+        award = _uuid(payload.get("award_id"))
+        reason = str(payload.get("reason") or "")
+        return (
+            f"A badge of yours was revoked. {reason}".strip(),
+            f"/badges/{award}" if award else None,
+        )
+    if kind == "badge.expiring":
+        award = _uuid(payload.get("award_id"))
+        title = str(payload.get("title") or "a")
+        return (
+            f"Your {title} badge expires within 30 days; renew it to keep it in force.",
+            f"/badges/{award}" if award else None,
+        )
     if kind == "claim.expired":
         return "Your claim ran out of time; the review went back to the queue.", "/review"
     if kind == "appeal.opened":
