@@ -14,6 +14,7 @@ from app.models.credentials import (
     Stakes,
     SubmissionCriterion,
 )
+from app.models.coordination import Invitation, WaitlistEntry
 from app.models.notifications import AuditEntry, Notification
 from app.models.people import ApiToken, Membership, Organisation, Role, User
 from app.models.reviews import (
@@ -43,6 +44,7 @@ __all__ = [
     "Credential",
     "CredentialStatus",
     "Decision",
+    "Invitation",
     "Membership",
     "Notification",
     "Organisation",
@@ -67,4 +69,5 @@ __all__ = [
     "TaskReason",
     "TaskState",
     "User",
+    "WaitlistEntry",
 ]
