@@ -39,6 +39,7 @@ from app.views import (
     notifications,
     reviewer,
     shell,
+    waitlist,
 )
 
 SESSION_AGE = timedelta(days=14)
@@ -104,6 +105,7 @@ def create_app(
             *earner.routes,
             *reviewer.routes,
             *coordinator.routes,
+            *waitlist.routes,
             *notifications.routes,
             *shell.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -1,6 +1,7 @@
 """SQLModel tables, one module per noun; importing this package registers every table."""
 
 from app.models.badges import Award
+from app.models.coordination import Invitation, WaitlistEntry
 from app.models.credentials import (
     Alignment,
     ArtifactKind,
@@ -14,7 +15,6 @@ from app.models.credentials import (
     Stakes,
     SubmissionCriterion,
 )
-from app.models.coordination import Invitation, WaitlistEntry
 from app.models.notifications import AuditEntry, Notification
 from app.models.people import ApiToken, Membership, Organisation, Role, User
 from app.models.reviews import (
