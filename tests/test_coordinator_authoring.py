@@ -11,10 +11,10 @@ from sqlmodel import col, func, select
 from app.models import (
     AuditEntry,
     Credential,
+    Role,
     Rubric,
     RubricCriterion,
     RubricLevel,
-    Role,
     SubmissionCriterion,
 )
 from app.runtime import Runtime
