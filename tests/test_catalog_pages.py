@@ -297,7 +297,7 @@ async def test_credential_texts_are_escaped(client: httpx.AsyncClient, runtime: 
     )
     # Specs refuse such links now; the page must still never link one stored before that.
     async with runtime.engine.begin() as conn:
-        await conn.execute(text("UPDATE alignments SET url = 'javascript:alert(1)'"))
+        await conn.execute(sql("UPDATE alignments SET url = 'javascript:alert(1)'"))
     for path in ("/credentials/ipa/xss", "/catalog", "/catalog?q=%3Cscript%3E"):
         html = (await client.get(path)).text
         assert "<script>alert" not in html and "<img src=x" not in html, path
