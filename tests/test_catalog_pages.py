@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import httpx
-from sqlalchemy import event, text
+from sqlalchemy import event
 from starlette.applications import Starlette
 
 from app.actions import catalog
