@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event
+from sqlalchemy import text as sql
 from starlette.applications import Starlette
 
 from app.actions import catalog
