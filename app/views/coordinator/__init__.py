@@ -2,7 +2,13 @@
 health, people, appeals and the audit log. Every page is 404 for anyone who coordinates
 nothing in the organisation concerned."""
 
-from app.views.coordinator import authoring, health, people, settings
+from app.views.coordinator import authoring, health, oversight, people, settings
 
 # Authoring first: "/coordinate/credentials/new" is not a credential id.
-routes = [*authoring.routes, *settings.routes, *health.routes, *people.routes]
+routes = [
+    *authoring.routes,
+    *settings.routes,
+    *health.routes,
+    *people.routes,
+    *oversight.routes,
+]
