@@ -3,6 +3,7 @@ status workflow, editing rules, and the badge image."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
@@ -278,3 +279,37 @@ async def test_the_badge_image_must_be_a_real_png_or_jpeg(
     assert served.status_code == 200 and served.content == media.png()
     assert served.headers["content-type"] == "image/png"
     assert (await client.get("/credential-images/../../etc/passwd.png")).status_code == 404
+
+
+async def test_a_coordinator_makes_a_stack_of_ordered_credentials(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    token = await _coordinator(client, runtime)
+    for slug in ("one", "two", "three"):
+        await f.credential(runtime, slug, title=f"Credential {slug}")
+    token = await csrf_from(client, "/coordinate/stacks")
+    form = {
+        "csrf_token": token,
+        "organisation": "ipa",
+        "title": "Teacher Leadership",
+        "slug": "teacher-leadership",
+        "description": "All three make a teacher leader.",
+        "credential-0": "three",
+        "credential-1": "one",
+    }
+    twice = await client.post("/coordinate/stacks", data={**form, "credential-2": "one"})
+    assert twice.status_code == 422 and "appears twice" in twice.text
+    made = await client.post("/coordinate/stacks", data=form)
+    assert made.status_code == 303
+    page = await client.get("/coordinate/stacks")
+    assert re.search(r"<li>Credential three</li><li>Credential one</li>", page.text)
+    again = await client.post("/coordinate/stacks", data=form)
+    assert again.status_code == 422 and "already exists" in again.text
+    await f.organisation(runtime, "ctq")
+    other = await f.person(runtime, "other", [Role.coordinator], org="ctq")
+    refused = await client.post(
+        "/api/v1/stacks",
+        json={"slug": "x", "organisation": "ipa", "title": "X", "credentials": ["one", "two"]},
+        headers=auth(await f.token_for(runtime, other)),
+    )
+    assert refused.status_code == 404

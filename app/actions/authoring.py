@@ -24,11 +24,12 @@ from app.models import (
     AuditEntry,
     Credential,
     Rubric,
+    Stack,
     Submission,
     SubmissionCriterion,
     User,
 )
-from app.specs import CredentialSpec
+from app.specs import CredentialSpec, StackSpec
 
 # What the edit form may change on the credential row itself.
 EDITABLE = (
@@ -62,6 +63,22 @@ async def author_credential(session: AsyncSession, user: User, spec: CredentialS
     if organisation is None or not await access.is_coordinator_of(session, user, organisation.id):
         raise not_found("That organisation")
     return await catalog.create_credential(session, spec, actor=user)
+
+
+async def author_stack(session: AsyncSession, user: User, spec: StackSpec) -> Stack:
+    """A new stack of an organisation this person coordinates (404 for any other); its
+    credentials are that organisation's, by slug, in order."""
+    organisation = await catalog.organisation_by_slug(session, spec.organisation)
+    if organisation is None or not await access.is_coordinator_of(session, user, organisation.id):
+        raise not_found("That organisation")
+    taken = await session.exec(
+        select(Stack.id)
+        .where(Stack.organisation_id == organisation.id)
+        .where(Stack.slug == spec.slug)
+    )
+    if taken.first() is not None:
+        raise ActionError("slug_taken", f"A stack '{spec.slug}' already exists.", 409)
+    return await catalog.create_stack(session, spec, actor=user)
 
 
 async def has_submissions(session: AsyncSession, credential_id: uuid.UUID) -> bool:
