@@ -22,6 +22,7 @@ from app.models import (
     AuditEntry,
     Credential,
     CredentialStatus,
+    Organisation,
     Submission,
     SubmissionState,
     User,
@@ -154,7 +155,9 @@ async def offer_free_spots(runtime: Runtime, credential_id: uuid.UUID) -> int:
         for entry in entries:
             entry.notified_at = now
             session.add(entry)
-        title, org_id = credential.title, credential.organisation_id
+        organisation = await session.get(Organisation, credential.organisation_id)
+        assert organisation is not None
+        title, path = credential.title, f"/credentials/{organisation.slug}/{credential.slug}"
         await session.commit()
     for entry in entries:
         await events.notify(
@@ -163,7 +166,7 @@ async def offer_free_spots(runtime: Runtime, credential_id: uuid.UUID) -> int:
             runtime.settings,
             entry.user_id,
             "pilot.spot_free",
-            {"credential_id": str(credential_id), "credential": title, "organisation": str(org_id)},
+            {"credential_id": str(credential_id), "credential": title, "path": path},
         )
     return len(entries)
 

@@ -13,7 +13,15 @@ from sqlmodel import select
 from app.models import Credential, Role
 from tests import factories as f
 from tests.browser.conftest import ContextFactory, LiveServer, Shot
-from tests.browser.test_flows import Audit, audit, phone_of, press, snap  # noqa: F401
+from tests.browser.test_flows import (  # noqa: F401
+    Audit,
+    assert_not_reloaded,
+    audit,
+    mark_page,
+    phone_of,
+    press,
+    snap,
+)
 
 LEVEL_WORDS = ["Not yet", "Approaching", "Meets", "Exceeds"]
 
@@ -88,10 +96,11 @@ async def test_a_coordinator_authors_publishes_and_pilots_and_the_fourth_earner_
     await snap(desk, "02-pilot-open")
 
     # Three earners take the three spots (through the API, as their phones would).
+    earners: list[tuple[str, str]] = []
     async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as client:
         for label in ("ana", "ben", "cai"):
             token = await f.token_for(runtime, await f.person(runtime, label))
-            await f.submitted(client, runtime, token, credential)
+            earners.append((token, await f.submitted(client, runtime, token, credential)))
 
     # The fourth finds the pilot full and joins the waitlist on her phone.
     fourth = await phone_of(phone, await f.person(runtime, "dee"))
@@ -123,3 +132,26 @@ async def test_a_coordinator_authors_publishes_and_pilots_and_the_fourth_earner_
     await expect(desk.get_by_test_id("chart-open")).to_be_visible()
     await audit.check(desk, "queue health")
     await snap(desk, "04-health")
+
+    # Ana withdraws: her spot frees, Dee (first in line) is told on her phone, and the
+    # dashboard, never reloaded, shows two fewer open tasks when it next refreshes.
+    await mark_page(desk)
+    await fourth.goto("/notifications")
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as client:
+        token, submission_id = earners[0]
+        withdrawn = await client.post(
+            f"/api/v1/submissions/{submission_id}/withdraw", headers=f.auth(token)
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+    await fourth.reload()
+    told = fourth.get_by_text("A spot is free in the pilot of Restorative Circles")
+    await expect(told).to_be_visible()
+    await audit.check(fourth, "notifications (a spot is free)")
+    async with fourth.expect_navigation():
+        await press(fourth.get_by_role("link", name="A spot is free", exact=False).first)
+    await expect(fourth.get_by_test_id("start-form")).to_be_visible()
+    await snap(fourth, "05-spot-free")
+    # Coming back to the tab refreshes at once (otherwise every 15 s).
+    await desk.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    await expect(desk.get_by_test_id("fig-open")).to_have_text(str(open_tasks - 2))
+    await assert_not_reloaded(desk, "the dashboard")
