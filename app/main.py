@@ -39,8 +39,10 @@ from app.views import (
     notifications,
     quality,
     ratings,
+    reports,
     reviewer,
     shell,
+    waitlist,
 )
 
 SESSION_AGE = timedelta(days=14)
@@ -108,6 +110,8 @@ def create_app(
             *coordinator.routes,
             *quality.routes,
             *ratings.routes,
+            *waitlist.routes,
+            *reports.routes,
             *notifications.routes,
             *shell.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

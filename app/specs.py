@@ -1,6 +1,7 @@
 """The public shape of catalogue data (credentials, rubrics, stacks) as validated input.
 
-Used by the demo loader now, and by credential import/authoring: every error names its path.
+Used by the demo loader, the authoring forms, the JSON API and catalogue import/export: every
+error names its path. A spec dumped with `model_dump(mode="json")` is the export shape.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.models import ArtifactKind, CredentialStatus, Stakes
 
@@ -28,11 +29,15 @@ class OrganisationSpec(Spec):
     description: Text = ""
 
 
+WebUrl = Annotated[str, Field(pattern=r"^https?://[^\s<>\"']+$", max_length=500)]
+MediaType = Annotated[str, Field(pattern=r"^[a-z]+/[a-z0-9.+-]+$", max_length=100)]
+
+
 class AlignmentSpec(Spec):
     framework: Annotated[str, Field(min_length=1, max_length=100)]
     code: Annotated[str, Field(min_length=1, max_length=50)]
     title: Annotated[str, Field(max_length=300)] = ""
-    url: str | None = None
+    url: WebUrl | None = None
 
 
 class CriterionSpec(Spec):
@@ -40,7 +45,7 @@ class CriterionSpec(Spec):
     description: Text = ""
     kind: ArtifactKind
     required: bool = True
-    accepted_types: list[str] = []
+    accepted_types: Annotated[list[MediaType], Field(max_length=20)] = []
     max_bytes: Annotated[int, Field(gt=0, le=2**31 - 1)] | None = None
 
 
@@ -94,18 +99,37 @@ class CredentialSpec(Spec):
     lease_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
     blind_review: bool = True
     exclude_same_school: bool = False
+    target_hours: Annotated[int, Field(ge=1, le=2160)] | None = None
     competency: Text = ""
     key_method: Text = ""
     method_components: Text = ""
     research_resources: Text = ""
-    alignments: list[AlignmentSpec] = []
-    submission_criteria: list[CriterionSpec] = []
+    alignments: Annotated[list[AlignmentSpec], Field(max_length=50)] = []
+    submission_criteria: Annotated[list[CriterionSpec], Field(max_length=20)] = []
     rubric: RubricSpec | None = None
+
+    @field_validator("pd_hours", mode="after")
+    @classmethod
+    def _two_places(cls, value: Decimal) -> Decimal:
+        # One written form per amount, so export → import → export gives the same text.
+        return value.quantize(Decimal("0.01"))
 
     @model_validator(mode="after")
     def _pilot_has_spots(self) -> CredentialSpec:
         if self.status == CredentialStatus.pilot and self.pilot_spots is None:
             raise ValueError("a pilot needs pilot_spots")
+        return self
+
+    @model_validator(mode="after")
+    def _open_only_when_scorable(self) -> CredentialSpec:
+        if self.status in (CredentialStatus.pilot, CredentialStatus.published):
+            if self.rubric is None:
+                raise ValueError(f"a {self.status.value} credential needs a rubric")
+            if not any(criterion.required for criterion in self.submission_criteria):
+                raise ValueError(
+                    f"a {self.status.value} credential needs at least one required "
+                    "submission criterion"
+                )
         return self
 
 
@@ -114,4 +138,10 @@ class StackSpec(Spec):
     organisation: Slug
     title: Annotated[str, Field(min_length=1, max_length=200)]
     description: Text = ""
-    credentials: Annotated[list[Slug], Field(min_length=2)]
+    credentials: Annotated[list[Slug], Field(min_length=2, max_length=50)]
+
+    @model_validator(mode="after")
+    def _each_once(self) -> StackSpec:
+        if len(set(self.credentials)) != len(self.credentials):
+            raise ValueError("a credential appears twice in the stack")
+        return self

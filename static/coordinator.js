@@ -30,7 +30,7 @@ function clock(iso) {
 
 function taskLink(task) {
   const link = document.createElement('a');
-  link.href = `/submissions/${encodeURIComponent(task.submission_id)}`;
+  link.href = `/coordinate/submissions/${encodeURIComponent(task.submission_id)}`;
   link.textContent = `Task ${task.task_id.slice(0, 8)}`;
   return link;
 }

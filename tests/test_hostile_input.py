@@ -22,6 +22,7 @@ import httpx
 import pytest
 from markupsafe import escape
 from sqlalchemy import func
+from sqlalchemy import text as sql
 from sqlmodel import SQLModel, select
 from starlette.applications import Starlette
 
@@ -137,7 +138,12 @@ async def test_markup_in_every_shown_text_is_escaped_on_every_page(
         research_resources=hostile("research"),
         peer_reviews=1,
         alignments=[
-            {"framework": "PSEL", "code": "1", "title": hostile("standard"), "url": "javascript:x"}
+            {
+                "framework": "PSEL",
+                "code": "1",
+                "title": hostile("standard"),
+                "url": "https://example.org/psel/1",
+            }
         ],
         submission_criteria=[
             {
@@ -161,6 +167,9 @@ async def test_markup_in_every_shown_text_is_escaped_on_every_page(
             ],
         },
     )
+    # Specs refuse such links now; pages must still never link one stored before that.
+    async with runtime.engine.begin() as conn:
+        await conn.execute(sql("UPDATE alignments SET url = 'javascript:x'"))
     earner = await _named(runtime, "earner", hostile("earner"))
     reviewer = await _named(runtime, "reviewer", hostile("reviewer"), [Role.reviewer])
     coordinator = await _named(runtime, "coordinator", "Coordinator", [Role.coordinator])

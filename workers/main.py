@@ -15,6 +15,7 @@ from workers.badges import notify_expiring_badges
 from workers.evidence import check_evidence
 from workers.leases import expire_leases
 from workers.outcomes import reconcile_outcomes
+from workers.overdue import offer_overdue
 from workers.rebuild import rebuild_queue
 from workers.uploads import sweep_uploads
 
@@ -38,6 +39,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             reconcile_outcomes,
             sweep_uploads,
             notify_expiring_badges,
+            offer_overdue,
         ],
         "cron_jobs": [
             # The rebuild runs first at start: Redis may have lost everything meanwhile.
@@ -46,6 +48,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             cron(reconcile_outcomes, second={30}, unique=True, run_at_startup=True),
             cron(sweep_uploads, minute={17}, second={0}, unique=True),
             cron(notify_expiring_badges, minute={23}, second={0}, unique=True),
+            cron(offer_overdue, minute=set(range(0, 60, 5)), second={40}, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

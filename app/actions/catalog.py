@@ -19,6 +19,7 @@ from app.models import (
     Stack,
     StackItem,
     SubmissionCriterion,
+    User,
 )
 from app.specs import CredentialSpec, OrganisationSpec, RubricSpec, StackSpec
 
@@ -55,7 +56,7 @@ async def ensure_organisation(session: AsyncSession, spec: OrganisationSpec) -> 
     return organisation
 
 
-async def _add_rubric(
+async def add_rubric_version(
     session: AsyncSession, credential: Credential, rubric_spec: RubricSpec, *, version: int = 1
 ) -> Rubric:
     rubric = Rubric(
@@ -84,8 +85,10 @@ async def _add_rubric(
     return rubric
 
 
-async def create_credential(session: AsyncSession, spec: CredentialSpec) -> Credential:
-    """A credential with all its parts, in one transaction."""
+async def create_credential(
+    session: AsyncSession, spec: CredentialSpec, *, actor: User | None = None, commit: bool = True
+) -> Credential:
+    """A credential with all its parts, in one transaction (the caller's, when not `commit`)."""
     organisation = await organisation_by_slug(session, spec.organisation)
     if organisation is None:
         raise ActionError("unknown_organisation", f"No organisation '{spec.organisation}'.", 422)
@@ -111,17 +114,25 @@ async def create_credential(session: AsyncSession, spec: CredentialSpec) -> Cred
             )
         )
     if spec.rubric is not None:
-        await _add_rubric(session, credential, spec.rubric)
+        await add_rubric_version(session, credential, spec.rubric)
     session.add(
         AuditEntry(
-            action="credential.created", subject_type="credential", subject_id=str(credential.id)
+            actor_id=actor.id if actor else None,
+            action="credential.created",
+            subject_type="credential",
+            subject_id=str(credential.id),
         )
     )
-    await session.commit()
+    if commit:
+        await session.commit()
+    else:
+        await session.flush()
     return credential
 
 
-async def create_stack(session: AsyncSession, spec: StackSpec) -> Stack:
+async def create_stack(
+    session: AsyncSession, spec: StackSpec, *, actor: User | None = None, commit: bool = True
+) -> Stack:
     organisation = await organisation_by_slug(session, spec.organisation)
     if organisation is None:
         raise ActionError("unknown_organisation", f"No organisation '{spec.organisation}'.", 422)
@@ -144,12 +155,24 @@ async def create_stack(session: AsyncSession, spec: StackSpec) -> Stack:
         if credential is None:
             raise ActionError("unknown_credential", f"No credential '{slug}' for the stack.", 422)
         session.add(StackItem(stack_id=stack.id, credential_id=credential.id, position=position))
-    session.add(AuditEntry(action="stack.created", subject_type="stack", subject_id=str(stack.id)))
-    await session.commit()
+    session.add(
+        AuditEntry(
+            actor_id=actor.id if actor else None,
+            action="stack.created",
+            subject_type="stack",
+            subject_id=str(stack.id),
+        )
+    )
+    if commit:
+        await session.commit()
+    else:
+        await session.flush()
     return stack
 
 
-async def revise_rubric(session: AsyncSession, credential: Credential, spec: RubricSpec) -> Rubric:
+async def revise_rubric(
+    session: AsyncSession, credential: Credential, spec: RubricSpec, *, actor: User | None = None
+) -> Rubric:
     """A new rubric version; reviews already written keep the version they were scored with."""
     current = (
         await session.exec(
@@ -158,11 +181,12 @@ async def revise_rubric(session: AsyncSession, credential: Credential, spec: Rub
             .order_by(col(Rubric.version).desc())
         )
     ).first()
-    rubric = await _add_rubric(
+    rubric = await add_rubric_version(
         session, credential, spec, version=(current.version + 1) if current else 1
     )
     session.add(
         AuditEntry(
+            actor_id=actor.id if actor else None,
             action="rubric.revised",
             subject_type="credential",
             subject_id=str(credential.id),

@@ -1,6 +1,6 @@
 """A credential's settings, as its issuer's coordinators change them: review policy (stakes,
 number of reviews, lease), eligibility (required badge, same-school exclusion, blind review),
-pilot spots and status.
+pilot spots, status and the time target (how long work may wait before it is overdue).
 
 Policy is read when tasks are opened (app.actions.submissions), so a change applies to work
 opened afterwards; tasks already in the queue keep the pool they were opened in.
@@ -18,9 +18,20 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import access
+from app.actions import pilots
 from app.actions.submissions import latest_rubric, spots_taken
 from app.errors import ActionError, not_found
-from app.models import AuditEntry, Credential, CredentialStatus, Stakes, SubmissionCriterion, User
+from app.models import (
+    AuditEntry,
+    Credential,
+    CredentialStatus,
+    Stakes,
+    Submission,
+    SubmissionCriterion,
+    SubmissionState,
+    User,
+)
+from app.runtime import Runtime
 
 # The form's field names are the credential's column names; these are what people read.
 LABELS = {
@@ -33,6 +44,7 @@ LABELS = {
     "lease_minutes": "Lease length",
     "pilot_spots": "Pilot spots",
     "status": "Status",
+    "target_hours": "Time target",
 }
 MAX_PILOT_SPOTS = 100_000
 # Pilot and published credentials are open to earners; both need something to be scored by.
@@ -94,6 +106,15 @@ def _spots(raw: str) -> int | None:
     return _whole(raw, 0, MAX_PILOT_SPOTS, blank=True)
 
 
+def _target(raw: str) -> int | None:
+    try:
+        return _whole(raw, 1, 2160, blank=True)
+    except ValueError:
+        raise ValueError(
+            "give a whole number of hours from 1 to 2160, or leave it blank for 72"
+        ) from None
+
+
 PARSERS: dict[str, Callable[[str], Any]] = {
     "stakes": _stakes,
     "peer_reviews": lambda raw: _whole(raw, 1, 9),
@@ -103,6 +124,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "lease_minutes": _lease,
     "pilot_spots": _spots,
     "status": _status,
+    "target_hours": _target,
 }
 
 
@@ -137,6 +159,16 @@ async def ready_to_open(session: AsyncSession, credential: Credential) -> bool:
     return required.first() is not None
 
 
+async def _has_submissions(session: AsyncSession, credential_id: uuid.UUID) -> bool:
+    found = await session.exec(
+        select(Submission.id)
+        .where(Submission.credential_id == credential_id)
+        .where(Submission.state != SubmissionState.draft)
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 async def _cross_checks(
     session: AsyncSession, credential: Credential, new: dict[str, Any], errors: dict[str, str]
 ) -> None:
@@ -153,6 +185,15 @@ async def _cross_checks(
             errors["pilot_spots"] = (
                 f"Pilot spots: {taken} earners already hold a spot; give at least {taken}."
             )
+    if (
+        status == CredentialStatus.draft
+        and credential.status != CredentialStatus.draft
+        and await _has_submissions(session, credential.id)
+    ):
+        errors["status"] = (
+            "Status: earners have already submitted for this credential, so it cannot go back "
+            "to draft; retire it instead."
+        )
     if (
         status in OPEN_TO_EARNERS
         and status != credential.status
@@ -223,3 +264,11 @@ async def update_credential_settings(
     )
     await session.commit()
     return changes
+
+
+async def after_settings(
+    runtime: Runtime, credential_id: uuid.UUID, changes: dict[str, Any]
+) -> None:
+    """After commit: more pilot spots may let waiting earners in."""
+    if "pilot_spots" in changes or "status" in changes:
+        await pilots.offer_free_spots(runtime, credential_id)

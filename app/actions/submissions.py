@@ -10,12 +10,13 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events, evidence, queue
-from app.actions import tasks
+from app.actions import pilots, tasks
 from app.actions.catalog import criteria_of
+from app.actions.pilots import spots_taken
 from app.errors import ActionError, not_found
 from app.models import (
     Artifact,
@@ -62,24 +63,18 @@ async def latest_rubric(session: AsyncSession, credential_id: uuid.UUID) -> Rubr
     ).first()
 
 
-async def spots_taken(session: AsyncSession, credential_id: uuid.UUID) -> int:
-    return (
-        await session.exec(
-            select(func.count())
-            .select_from(Submission)
-            .where(Submission.credential_id == credential_id)
-            .where(col(Submission.state).not_in([SubmissionState.draft, SubmissionState.withdrawn]))
-        )
-    ).one()
-
-
 async def _require_open_for_earners(session: AsyncSession, credential: Credential) -> None:
     if credential.status == CredentialStatus.published:
         return
     if credential.status == CredentialStatus.pilot:
         if await spots_taken(session, credential.id) < (credential.pilot_spots or 0):
             return
-        raise ActionError("pilot_full", f"The pilot of {credential.title} has no spots left.", 409)
+        raise ActionError(
+            "pilot_full",
+            f"The pilot of {credential.title} has no spots left; join its waitlist to be told "
+            "when one frees up.",
+            409,
+        )
     raise not_found("That credential")
 
 
@@ -383,6 +378,8 @@ async def _cancel_unclaimed(
             credential_id=credential_id,
             pool=task.pool,
         )
+    # A packet that held a pilot spot gave it back: the next in line hears of it.
+    await pilots.offer_free_spots(runtime, credential_id)
     return submission
 
 

@@ -1,6 +1,7 @@
 """SQLModel tables, one module per noun; importing this package registers every table."""
 
 from app.models.badges import Award, IssuerKey
+from app.models.coordination import Invitation, WaitlistEntry
 from app.models.credentials import (
     Alignment,
     ArtifactKind,
@@ -62,6 +63,7 @@ __all__ = [
     "CredentialStatus",
     "Decision",
     "IssuerKey",
+    "Invitation",
     "Membership",
     "Notification",
     "Organisation",
@@ -86,4 +88,5 @@ __all__ = [
     "TaskReason",
     "TaskState",
     "User",
+    "WaitlistEntry",
 ]

@@ -48,6 +48,10 @@ class Credential(SQLModel, table=True):
             name="ck_credential_lease",
         ),
         CheckConstraint("pd_hours >= 0", name="ck_credential_pd_hours"),
+        CheckConstraint(
+            "target_hours IS NULL OR target_hours BETWEEN 1 AND 2160",
+            name="ck_credential_target_hours",
+        ),
     )
 
     id: uuid.UUID = id_field()
@@ -72,6 +76,8 @@ class Credential(SQLModel, table=True):
     lease_minutes: int | None = None
     blind_review: bool = True
     exclude_same_school: bool = False
+    # How long work may wait from submission to outcome before it is overdue (None: 72 h).
+    target_hours: int | None = None
     # "Earn it to assess it": reviewers must hold this credential's badge.
     required_badge_credential_id: uuid.UUID | None = Field(
         default=None, foreign_key="credentials.id", ondelete="SET NULL"

@@ -3,6 +3,7 @@ count static/bell.js reads on every page."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,6 +95,10 @@ def describe(kind: str, payload: dict[str, Any]) -> tuple[str, str | None]:
         ruling = str(payload.get("ruling") or "")
         verdict = "overturned" if payload.get("state") == "overturned" else "upheld"
         return f"Your appeal was ruled on: the decision was {verdict}. {ruling}".strip(), packet
+    if kind == "pilot.spot_free":
+        where = str(payload.get("path") or "")
+        link = where if re.fullmatch(r"/credentials/[a-z0-9-]+/[a-z0-9-]+", where) else "/catalog"
+        return f"A spot is free in the pilot of {credential}: start your packet now.", link
     return f"Update: {kind}.", None
 
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import access
+from app.actions import pilots
 from app.actions.catalog import criteria_of
 from app.actions.submissions import latest_rubric, spots_taken
 from app.auth import current_user
@@ -190,6 +191,7 @@ async def credential_page(request: Request) -> Response:
         stacks = await _stacks_of(session, credential)
         taken = await spots_taken(session, credential.id)
         mine = await _live_submission(session, user, credential.id) if user else None
+        waiting = await pilots.position(session, user, credential.id) if user else None
     return templates.TemplateResponse(
         request,
         "catalog/credential.html",
@@ -212,6 +214,8 @@ async def credential_page(request: Request) -> Response:
             "pd_hours": hours(credential.pd_hours),
             "spots_left": spots_left(credential, taken),
             "submission_id": mine,
+            "waitlist_place": waiting,
+            "flash": request.session.pop("flash", None),
             "login_href": f"/login?next={credential_href(organisation.slug, credential.slug)}",
             "review": REVIEW_LABEL.get(Stakes(credential.stakes), credential.stakes),
             "privacy_choices": PRIVACY_CHOICES,

@@ -1,4 +1,4 @@
-"""Coordinators' pages: their organisations' credentials, each one's settings form, and its
+"""The coordinator's overview of their credentials, each one's settings form and its
 live queue (rendered with the page, then polled as queue.json by static/coordinator.js)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from app import access
+from app.actions import pilots
 from app.actions import settings as credential_settings
 from app.actions.submissions import spots_taken
 from app.auth import current_user
@@ -121,8 +122,24 @@ async def overview(request: Request) -> Response:
         for credential, organisation, open_count, claimed_count in rows
     ]
     return templates.TemplateResponse(
-        request, "coordinator/index.html", {"credentials": credentials}
+        request,
+        "coordinator/index.html",
+        {
+            "credentials": credentials,
+            "organisations": await _organisation_rows(request, organisations),
+            "flash": request.session.pop("flash", None),
+        },
     )
+
+
+async def _organisation_rows(request: Request, ids: set[uuid.UUID]) -> list[Organisation]:
+    async with request.app.state.runtime.sessions() as session:
+        rows = await session.exec(
+            select(Organisation)
+            .where(col(Organisation.id).in_(ids))
+            .order_by(col(Organisation.name))
+        )
+        return list(rows.all())
 
 
 async def queue_snapshot(session: AsyncSession, credential_id: uuid.UUID) -> dict[str, Any]:
@@ -187,7 +204,13 @@ def _form_values(credential: Credential) -> dict[str, str]:
         "lease_minutes": text(credential.lease_minutes),
         "pilot_spots": text(credential.pilot_spots),
         "status": credential.status,
+        "target_hours": text(credential.target_hours),
     }
+
+
+async def pilots_waiting(request: Request, credential_id: uuid.UUID) -> int:
+    async with request.app.state.runtime.sessions() as session:
+        return await pilots.waiting_count(session, credential_id)
 
 
 async def _settings_page(
@@ -227,6 +250,7 @@ async def _settings_page(
             "spots_taken": taken,
             "default_lease": request.app.state.runtime.settings.lease_minutes,
             "queue": snapshot,
+            "waiting": await pilots_waiting(request, credential.id),
             "flash": request.session.pop("flash", None),
         },
         status_code=422 if errors else 200,
@@ -247,6 +271,7 @@ async def credential_page(request: Request) -> Response:
             changes = await credential_settings.update_credential_settings(
                 session, user, credential_id, form
             )
+        await credential_settings.after_settings(request.app.state.runtime, credential_id, changes)
     except credential_settings.InvalidSettings as refused:
         return await _settings_page(
             request, user, credential_id, submitted=form, errors=refused.errors
