@@ -42,6 +42,7 @@ class CriterionSpec(Spec):
     required: bool = True
     accepted_types: list[str] = []
     max_bytes: Annotated[int, Field(gt=0, le=2**31 - 1)] | None = None
+    min_words: Annotated[int, Field(ge=1, le=10_000)] | None = None  # reflections' floor
 
 
 class LevelSpec(Spec):
@@ -94,6 +95,7 @@ class CredentialSpec(Spec):
     lease_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
     blind_review: bool = True
     exclude_same_school: bool = False
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     competency: Text = ""
     key_method: Text = ""
     method_components: Text = ""

@@ -14,6 +14,20 @@ from app.models.credentials import (
     Stakes,
     SubmissionCriterion,
 )
+from app.models.journey import (
+    CoachingRequest,
+    CoachingState,
+    EvidenceFlag,
+    FlagKind,
+    FlagState,
+    GroupComment,
+    GroupMember,
+    GrowthGoal,
+    NudgePreference,
+    NudgeSent,
+    SelfAssessment,
+    StudyGroup,
+)
 from app.models.notifications import AuditEntry, Notification
 from app.models.people import ApiToken, Membership, Organisation, Role, User
 from app.models.reviews import (
@@ -32,6 +46,18 @@ from app.models.reviews import (
 from app.models.submissions import Artifact, Privacy, Submission, SubmissionState, SubmissionVersion
 
 __all__ = [
+    "StudyGroup",
+    "SelfAssessment",
+    "NudgeSent",
+    "NudgePreference",
+    "GrowthGoal",
+    "GroupMember",
+    "GroupComment",
+    "FlagState",
+    "FlagKind",
+    "EvidenceFlag",
+    "CoachingState",
+    "CoachingRequest",
     "Alignment",
     "ApiToken",
     "Appeal",

@@ -48,6 +48,7 @@ class Credential(SQLModel, table=True):
             name="ck_credential_lease",
         ),
         CheckConstraint("pd_hours >= 0", name="ck_credential_pd_hours"),
+        CheckConstraint("max_attempts BETWEEN 1 AND 20", name="ck_credential_max_attempts"),
     )
 
     id: uuid.UUID = id_field()
@@ -76,6 +77,8 @@ class Credential(SQLModel, table=True):
     required_badge_credential_id: uuid.UUID | None = Field(
         default=None, foreign_key="credentials.id", ondelete="SET NULL"
     )
+    # Versions an earner may submit; after the last "not yet", coaching is offered.
+    max_attempts: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
 
@@ -113,6 +116,8 @@ class SubmissionCriterion(SQLModel, table=True):
     # Media types accepted (empty: every type of the kind).
     accepted_types: list[str] = Field(default_factory=list, sa_type=ARRAY(Text))
     max_bytes: int | None = None
+    # The self-check's floor for a written reflection (None: no minimum).
+    min_words: int | None = None
 
 
 class Rubric(SQLModel, table=True):
