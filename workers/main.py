@@ -12,7 +12,9 @@ from app.db import require_current_schema
 from app.runtime import arq_settings, open_runtime, resolve_urls
 from app.settings import Settings
 from workers.evidence import check_evidence
+from workers.integrity import scan_evidence
 from workers.leases import expire_leases
+from workers.nudges import send_nudges
 from workers.outcomes import reconcile_outcomes
 from workers.rebuild import rebuild_queue
 from workers.uploads import sweep_uploads
@@ -36,6 +38,8 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             rebuild_queue,
             reconcile_outcomes,
             sweep_uploads,
+            scan_evidence,
+            send_nudges,
         ],
         "cron_jobs": [
             # The rebuild runs first at start: Redis may have lost everything meanwhile.
@@ -43,6 +47,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             cron(expire_leases, second={0, 15, 30, 45}, unique=True, run_at_startup=True),
             cron(reconcile_outcomes, second={30}, unique=True, run_at_startup=True),
             cron(sweep_uploads, minute={17}, second={0}, unique=True),
+            cron(send_nudges, minute={7, 22, 37, 52}, second={0}, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,
