@@ -138,7 +138,7 @@ async def self_check(runtime: Runtime, earner: User, submission_id: uuid.UUID) -
             a.criterion_id: a
             for a in (await session.exec(select(Artifact).where(Artifact.version_id == version.id)))
         }
-        await session.rollback()  # editable_packet locked the row; nothing to write
+        await session.commit()  # editable_packet locked the row; nothing is written
     items = _packet_problems(criteria, artifacts)
 
     async def deeper(item: Item) -> None:
