@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -18,6 +18,7 @@ from app.models import (
     Credential,
     CredentialStatus,
     GrowthGoal,
+    Organisation,
     Stack,
     StackItem,
     Submission,
@@ -62,6 +63,7 @@ class Recommendation:
     title: str
     reason: str
     source: str  # stack, standard, peers
+    href: str = ""
 
 
 @dataclass
@@ -206,7 +208,17 @@ async def recommend(
             add(credential_id, by_id[credential_id].title, f"Aligned to {codes}", "standard")
     for credential_id, title, count in await peers_next(session, user, mine):
         add(credential_id, title, f"Earned next by {count} peer(s) with your badges", "peers")
-    return out
+    pages = {
+        credential_id: f"/credentials/{org}/{slug}"
+        for credential_id, slug, org in (
+            await session.exec(
+                select(Credential.id, Credential.slug, Organisation.slug)
+                .join(Organisation, col(Organisation.id) == col(Credential.organisation_id))
+                .where(col(Credential.id).in_([r.credential_id for r in out]))
+            )
+        ).all()
+    }
+    return [replace(r, href=pages.get(r.credential_id, "")) for r in out]
 
 
 async def peers_next(

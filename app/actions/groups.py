@@ -138,18 +138,26 @@ async def group_by_code(session: AsyncSession, code: str) -> StudyGroup:
 async def join_group(session: AsyncSession, earner: User, code: str) -> StudyGroup:
     """Join by invite code; joining again is harmless."""
     group = await group_by_code(session, code)
+    member = await session.exec(
+        select(GroupMember.id)
+        .where(GroupMember.group_id == group.id)
+        .where(GroupMember.user_id == earner.id)
+    )
+    if member.first() is not None:
+        return group
     count = (
         await session.exec(
             select(func.count()).select_from(GroupMember).where(GroupMember.group_id == group.id)
         )
     ).one()
+    if count >= MAX_MEMBERS:
+        raise ActionError("group_full", f"This group is full ({MAX_MEMBERS} people).", 409)
     session.add(GroupMember(group_id=group.id, user_id=earner.id))
     try:
-        if count >= MAX_MEMBERS:
-            raise ActionError("group_full", f"This group is full ({MAX_MEMBERS} people).", 409)
         await session.commit()
-    except IntegrityError:
-        await session.rollback()  # already a member
+    except IntegrityError:  # a double tap joined a moment ago
+        await session.rollback()
+        return await group_by_code(session, code)
     return group
 
 
