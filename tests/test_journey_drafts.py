@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import uuid
 from collections.abc import AsyncIterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
@@ -16,12 +17,14 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from app import evidence
+from app.actions.submissions import check_evidence
 from app.actions.submissions.selfcheck import link_problem, self_assessment_of
-from app.models import Artifact, Submission
+from app.models import Artifact, ReviewTask, Role, SubmissionVersion
 from app.runtime import Runtime
 from app.settings import Settings
 from tests import factories as f
 from tests import media
+from tests.factories import _latest_version_id
 from tests.journey import browser, criteria, put_draft, sign_in, start
 
 CRITERIA = [
@@ -231,7 +234,7 @@ async def test_a_self_assessment_reaches_reviewers_only_when_shared(
     )
     assert private.status_code == 303
     async with runtime.sessions() as session:
-        sid = (await session.exec(select(Submission.id))).one()
+        sid = (await session.exec(select(SubmissionVersion.id))).one()
         assert await self_assessment_of(session, sid, shared_only=True) == []
         assert await self_assessment_of(session, sid, shared_only=False) == [
             ("Plans", "Not yet"),
@@ -253,3 +256,47 @@ async def test_a_self_assessment_reaches_reviewers_only_when_shared(
     assert crossed.status_code == 422
     async with runtime.sessions() as session:
         assert len(await self_assessment_of(session, sid, shared_only=True)) == 2
+
+
+async def test_reviewers_see_a_self_assessment_only_when_the_earner_shared_it(
+    client: httpx.AsyncClient, app: Starlette, runtime: Runtime
+) -> None:
+    await f.organisation(runtime)
+    await f.person(runtime, "ada")
+    token = await sign_in(client, "ada@mcx.example")
+    for share, label in (("yes", "shared"), ("", "private")):
+        credential = await f.credential(runtime, label)
+        submission_id = await start(client, token, credential)
+        ids = await criteria(runtime, credential)
+        await put_draft(client, token, submission_id, ids["Reflection"], text=LONG)
+        page = await client.get(f"/submissions/{submission_id}/check")
+        radios = dict(re.findall(r'name="(level-[0-9a-f-]+)" value="([0-9a-f-]+)"', page.text))
+        assert len(radios) == 2  # the last level of each criterion wins: Exceeds
+        rated = await client.post(
+            f"/submissions/{submission_id}/self-assessment",
+            data={"csrf_token": token, "share": share, **radios},
+        )
+        assert rated.status_code == 303
+        sent = await client.post(f"/submissions/{submission_id}/submit", data={"csrf_token": token})
+        assert sent.status_code == 303
+        await check_evidence(runtime, await _latest_version_id(runtime, submission_id))
+        reviewer = await f.person(runtime, f"rev-{label}", [Role.reviewer])
+        async with runtime.sessions() as session:
+            task_id = (
+                await session.exec(
+                    select(ReviewTask.id).where(
+                        ReviewTask.submission_id == uuid.UUID(submission_id)
+                    )
+                )
+            ).first()
+        claim = await client.post(
+            f"/api/v1/tasks/{task_id}/claim",
+            headers=f.auth(await f.token_for(runtime, reviewer)),
+        )
+        assert claim.status_code == 201, claim.text
+        async with browser(app) as phone:
+            await sign_in(phone, f"rev-{label}@mcx.example")
+            task = await phone.get(f"/review/tasks/{claim.json()['task_id']}")
+        assert task.status_code == 200
+        assert ('data-testid="self-rating"' in task.text) is bool(share), label
+        assert ("Plans: Exceeds" in task.text) is bool(share), label

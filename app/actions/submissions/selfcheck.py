@@ -20,8 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import evidence
 from app.actions.catalog import criteria_of
 from app.actions.submissions.drafts import word_count
-from app.actions.submissions.packet import editable_packet, latest_version
-from app.errors import ActionError, not_found
+from app.actions.submissions.packet import editable_packet
+from app.errors import ActionError
 from app.models import (
     Artifact,
     ArtifactKind,
@@ -214,20 +214,16 @@ async def save_self_assessment(
 
 
 async def self_assessment_of(
-    session: AsyncSession, submission_id: uuid.UUID, *, shared_only: bool
+    session: AsyncSession, version_id: uuid.UUID, *, shared_only: bool
 ) -> list[tuple[str, str]]:
-    """(rubric criterion, level label) of the latest version's self-assessment, in rubric
-    order; with `shared_only`, nothing unless the earner opted in (what reviewers see)."""
-    submission = await session.get(Submission, submission_id)
-    if submission is None:
-        raise not_found("That submission")
-    version = await latest_version(session, submission.id)
+    """(rubric criterion, level label) of a version's self-assessment, in rubric order; with
+    `shared_only`, nothing unless the earner opted in (what reviewers see)."""
     rows = (
         await session.exec(
             select(RubricCriterion.title, RubricLevel.label, SelfAssessment.shared)
             .join(RubricCriterion, col(RubricCriterion.id) == col(SelfAssessment.criterion_id))
             .join(RubricLevel, col(RubricLevel.id) == col(SelfAssessment.level_id))
-            .where(SelfAssessment.version_id == version.id)
+            .where(SelfAssessment.version_id == version_id)
             .order_by(col(RubricCriterion.position))
         )
     ).all()
