@@ -162,3 +162,23 @@ async def test_refused_reminder_settings_change_nothing(
         assert refused.status_code == 422
     async with runtime.sessions() as session:
         assert await nudges.preference_of(session, user.id) is nudges.DEFAULT
+
+
+async def test_the_last_pilot_spots_remind_drafts_once(
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
+) -> None:
+    pilot = await f.credential(runtime, "pilot", status="pilot", pilot_spots=5)
+    await f.person(runtime, "ada")
+    token = await sign_in(client, "ada@mcx.example")
+    await _prefer(client, token, email="yes", quiet_start="0", quiet_end="0", timezone="UTC")
+    await start(client, token, pilot)
+    now = datetime.now(UTC)
+    assert (await nudges.run_nudges(runtime, now)).pilot_spots == 0  # 5 left: no hurry
+    for label in ("p1", "p2"):
+        other = await f.token_for(runtime, await f.person(runtime, label))
+        await f.submitted(client, runtime, other, pilot)
+    first = await nudges.run_nudges(runtime, now)
+    assert (first.pilot_spots, first.mails) == (1, 1)
+    assert (await nudges.run_nudges(runtime, now)).pilot_spots == 0
+    assert inbox.to("ada@mcx.example") == ["3 pilot spot(s) left for Credential pilot"]
+    assert len(inbox.mails) == 1

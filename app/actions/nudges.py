@@ -1,7 +1,8 @@
-"""Nudges: a reminder for a draft left idle more than N days, and for reviewers when work in
-their pools waits past the time target. Each person picks in-app and/or e-mail and a
-quiet-hours window; each nudge fires once (a unique row in nudges_sent, written before
-anything is sent). Inside quiet hours nothing is recorded, so the nudge goes out after."""
+"""Nudges: a reminder for a draft left idle more than N days, for a draft whose pilot has its
+last few spots left, and for reviewers when work in their pools waits past the time target.
+Each person picks in-app and/or e-mail and a quiet-hours window; each nudge fires once (a
+unique row in nudges_sent, written before anything is sent). Inside quiet hours nothing is
+recorded, so the nudge goes out after."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import access, events, mail
+from app.actions.submissions import latest_version, spots_taken
 from app.errors import ActionError
 from app.models import (
     Credential,
+    CredentialStatus,
     Membership,
     NudgePreference,
     NudgeSent,
@@ -77,6 +80,7 @@ def quiet(preference: NudgePreference, now: datetime) -> bool:
 @dataclass
 class Sent:
     idle_drafts: int = 0
+    pilot_spots: int = 0
     waiting_work: int = 0
     mails: int = 0
     deferred: int = 0  # quiet hours
@@ -169,8 +173,58 @@ async def run_nudges(runtime: Runtime, now: datetime) -> Sent:
             f"you left off:\n{link}\n",
             sent,
         )
+    await _pilot_spots(runtime, now, sent)
     await _waiting_work(runtime, now, sent)
     return sent
+
+
+async def _pilot_spots(runtime: Runtime, now: datetime, sent: Sent) -> None:
+    """Earners with an unsubmitted draft for a pilot whose last few spots are going: once."""
+    settings = runtime.settings
+    async with runtime.sessions() as session:
+        drafts = (
+            await session.exec(
+                select(Submission, Credential, User)
+                .join(Credential, col(Credential.id) == col(Submission.credential_id))
+                .join(User, col(User.id) == col(Submission.earner_id))
+                .where(Credential.status == CredentialStatus.pilot)
+                .where(Submission.state == SubmissionState.draft)
+            )
+        ).all()
+        left = {
+            credential.id: (credential.pilot_spots or 0) - await spots_taken(session, credential.id)
+            for _, credential, _ in drafts
+        }
+    for submission, credential, earner in drafts:
+        spots = left[credential.id]
+        if not 0 < spots <= settings.nudge_pilot_spots_left:
+            continue
+        async with runtime.sessions() as session:
+            if (await latest_version(session, submission.id)).number > 1:
+                continue  # a revision after "not yet" already had its spot
+            preference = await preference_of(session, earner.id)
+            if quiet(preference, now):
+                sent.deferred += 1
+                continue
+            fresh = await _claim(
+                session, earner.id, "pilot_spots", [str(submission.id)], _channels(preference)
+            )
+            await session.commit()
+        if not fresh:
+            continue
+        sent.pilot_spots += 1
+        await _deliver(
+            runtime,
+            earner,
+            preference,
+            "pilot_spots",
+            {"submission_id": str(submission.id), "credential": credential.title, "left": spots},
+            f"{spots} pilot spot(s) left for {credential.title}",
+            f"Hello {earner.name},\n\nThe pilot of {credential.title} has {spots} spot(s) left; "
+            f"a spot is yours when you submit your packet:\n"
+            f"{settings.base_url}/submissions/{submission.id}\n",
+            sent,
+        )
 
 
 async def _waiting_work(runtime: Runtime, now: datetime, sent: Sent) -> None:
