@@ -176,3 +176,25 @@ async def test_a_coordinator_makes_a_cohort_of_named_earners(
         assert (await solo.get(made.headers["location"])).status_code == 404
     async with runtime.sessions() as session:
         assert len((await session.exec(select(StudyGroup))).all()) == 1
+
+
+async def test_the_owner_reads_the_comment_in_notifications(
+    client: httpx.AsyncClient, app: Starlette, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime)
+    await f.person(runtime, "ada")
+    await f.person(runtime, "ben")
+    ada = await sign_in(client, "ada@mcx.example")
+    submission_id = await start(client, ada, credential)
+    ids = await criteria(runtime, credential)
+    group_id, invite = await _group(client, ada, credential.id)
+    async with browser(app) as ben_browser:
+        ben = await sign_in(ben_browser, "ben@mcx.example")
+        await ben_browser.post(invite, data={"csrf_token": ben})
+        await ben_browser.post(
+            f"/groups/{group_id}/drafts/{submission_id}/comments/{ids['Reflection']}",
+            data={"csrf_token": ben, "body": "Nice start."},
+        )
+    page = await client.get("/notifications")
+    assert "Ben commented on your draft in Tuesday PLC." in page.text
+    assert f'href="/submissions/{submission_id}"' in page.text

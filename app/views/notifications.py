@@ -18,7 +18,7 @@ from app.actions import notifications as actions
 from app.auth import current_user
 from app.models import Notification
 from app.templating import templates
-from app.views import form_fields
+from app.views import form_fields, journey
 
 PAGE_SIZE = 50
 
@@ -74,6 +74,8 @@ def describe(kind: str, payload: dict[str, Any]) -> tuple[str, str | None]:
         ruling = str(payload.get("ruling") or "")
         verdict = "overturned" if payload.get("state") == "overturned" else "upheld"
         return f"Your appeal was ruled on: the decision was {verdict}. {ruling}".strip(), packet
+    if (journey_text := journey.describe(kind, payload)) is not None:
+        return journey_text
     return f"Update: {kind}.", None
 
 
