@@ -262,7 +262,7 @@ function enhanceUploads() {
 
 function enhanceCounters() {
   for (const area of document.querySelectorAll('textarea[data-count]')) {
-    const counter = document.getElementById(area.getAttribute('aria-describedby'));
+    const counter = area.form?.querySelector('[data-counter]');
     if (!counter) continue;
     const max = Number(counter.dataset.max || area.maxLength);
     const update = () => {
@@ -395,6 +395,15 @@ function enhanceAutosave() {
             const min = Number(field.dataset.minWords || 0);
             const words = min ? ` ${data.words} of at least ${min} words.` : '';
             tell(data.kept ? `Saved at ${at}.${words}` : `Cleared at ${at}.`, 'saved');
+            const card = field.closest('.criterion');
+            const current = card?.querySelector('[data-current]');
+            if (current && data.kept && current.querySelector('.missing')) {
+              const line = document.createElement('p');
+              line.className = 'meta';
+              line.textContent = 'Saved.';
+              current.replaceChildren(line);
+              crossOffMissing(card.dataset.criterionTitle);
+            }
           } else if (response.status >= 500) {
             throw new Error('server');
           } else {

@@ -61,6 +61,12 @@ async def test_a_draft_survives_a_reload_and_a_second_device(
     text, said = reflection_box(page)
     await text.fill(REFLECTION)  # typed, never a Save button
     await expect(said).to_contain_text("Saved at", timeout=LIVE_MS)
+    await expect(page.get_by_test_id("reflection-count")).to_have_text(
+        f"{len(REFLECTION)} of 20,000 characters"
+    )
+    # The page agrees it is there: no longer "still needed" (the lesson plan still is).
+    await expect(page.locator('[data-missing="Reflection"]')).to_have_count(0)
+    await expect(page.locator('[data-missing="Lesson plan"]')).to_have_count(1)
     await assert_accessible(page)
     await shot(page, "draft-saved")
 
