@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 
 import httpx
 from sqlmodel import func, select
 from starlette.applications import Starlette
 
+from app.actions import catalog
 from app.actions.submissions import check_evidence
 from app.models import GroupComment, Notification, Review, Role, StudyGroup
 from app.runtime import Runtime
+from app.specs import StackSpec
 from tests import factories as f
 from tests.factories import _latest_version_id, auth
 from tests.journey import browser, criteria, decide, put_draft, reviewers, sign_in, start
@@ -198,3 +201,41 @@ async def test_the_owner_reads_the_comment_in_notifications(
     page = await client.get("/notifications")
     assert "Ben commented on your draft in Tuesday PLC." in page.text
     assert f'href="/submissions/{submission_id}"' in page.text
+
+
+async def test_a_stack_group_shares_every_credential_of_the_stack_and_leaving_ends_it(
+    client: httpx.AsyncClient, app: Starlette, runtime: Runtime
+) -> None:
+    one = await f.credential(runtime, "one")
+    await f.credential(runtime, "two")
+    outside = await f.credential(runtime, "outside")
+    async with runtime.sessions() as session:
+        stack = await catalog.create_stack(
+            session,
+            StackSpec(slug="tl", organisation="ipa", title="TL", credentials=["one", "two"]),
+        )
+    await f.person(runtime, "ada")
+    await f.person(runtime, "ben")
+    ada = await sign_in(client, "ada@mcx.example")
+    in_stack = await start(client, ada, one)
+    not_shared = await start(client, ada, outside)
+    made = await client.post(
+        "/groups", data={"csrf_token": ada, "name": "TL circle", "target": f"stack:{stack.id}"}
+    )
+    group_id = made.headers["location"].rsplit("/", 1)[1]
+    async with runtime.sessions() as session:
+        group = await session.get(StudyGroup, uuid.UUID(group_id))
+    assert group is not None
+    code = group.invite_code
+    async with browser(app) as ben_browser:
+        ben = await sign_in(ben_browser, "ben@mcx.example")
+        assert (await ben_browser.get("/groups/join/no-such-code")).status_code == 404
+        await ben_browser.post(f"/groups/join/{code}", data={"csrf_token": ben})
+        progress = await ben_browser.get(f"/groups/{group_id}")
+        assert "Credential one" in progress.text and "Credential two" in progress.text
+        assert "Credential outside" not in progress.text
+        assert (await ben_browser.get(f"/groups/{group_id}/drafts/{in_stack}")).status_code == 200
+        assert (await ben_browser.get(f"/groups/{group_id}/drafts/{not_shared}")).status_code == 404
+        left = await ben_browser.post(f"/groups/{group_id}/leave", data={"csrf_token": ben})
+        assert left.status_code == 303
+        assert (await ben_browser.get(f"/groups/{group_id}/drafts/{in_stack}")).status_code == 404
