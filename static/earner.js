@@ -364,6 +364,19 @@ function enhanceAutosave() {
       said.textContent = text;
       said.dataset.state = name;
     };
+    // Until the server has it, what was typed also waits in this browser's storage: a page
+    // closed while offline gets it back on the next visit, and sends it then.
+    const key = `mcx:draft:${field.dataset.autosave}`;
+    const keep = () => {
+      try {
+        localStorage.setItem(key, field.value);
+      } catch {} // storage full or disabled: the server copy is the only one
+    };
+    const forget = () => {
+      try {
+        localStorage.removeItem(key);
+      } catch {}
+    };
     const save = async ({ keepalive = false } = {}) => {
       clearTimeout(timer);
       timer = null;
@@ -388,6 +401,7 @@ function enhanceAutosave() {
           const data = await response.json().catch(() => ({}));
           if (response.ok) {
             failures = 0;
+            if (field.value === value) forget();
             const at = new Date(data.saved_at).toLocaleTimeString([], {
               hour: '2-digit',
               minute: '2-digit',
@@ -421,6 +435,7 @@ function enhanceAutosave() {
         });
     };
     field.addEventListener('input', () => {
+      keep();
       tell('Saving…', 'pending');
       clearTimeout(timer);
       timer = setTimeout(save, SAVE_PAUSE_MS);
@@ -430,6 +445,17 @@ function enhanceAutosave() {
     };
     document.addEventListener('visibilitychange', () => document.hidden && flush());
     window.addEventListener('pagehide', flush);
+    let unsent = null;
+    try {
+      unsent = localStorage.getItem(key);
+    } catch {}
+    if (unsent !== null && unsent !== field.value) {
+      field.value = unsent;
+      field.dispatchEvent(new Event('input')); // counters follow; saved after the pause
+      tell('Restored what you typed while offline; saving…', 'pending');
+    } else if (unsent !== null) {
+      forget();
+    }
   }
 }
 

@@ -84,6 +84,34 @@ async def test_a_draft_survives_a_reload_and_a_second_device(
     await page.reload()
     await expect(reflection_box(page)[0]).to_have_value(REFLECTION + " Added on the laptop.")
 
+    # The laptop cannot reach the server (every save fails) and the tab is closed: the typing
+    # is not lost. It waits in the browser's storage for the next visit, and the closing tab
+    # makes a last try that the browser delivers on its own; whichever lands first, the
+    # server ends up with it.
+    offline_text = REFLECTION + " Written on the train."
+    context = laptop.context
+    await context.route("**/drafts/**", lambda route: route.abort("internetdisconnected"))
+    text, said = reflection_box(laptop)
+    await text.fill(offline_text)
+    await expect(said).to_contain_text("Not saved yet", timeout=LIVE_MS)
+    stored = await laptop.evaluate(
+        "() => Object.keys(localStorage).filter((k) => k.startsWith('mcx:draft:'))"
+    )
+    assert len(stored) == 1, stored
+    await laptop.close()
+    await context.unroute("**/drafts/**")
+    back = await context.new_page()
+    await back.goto(f"/submissions/{submission_id}")
+    text, said = reflection_box(back)
+    await expect(text).to_have_value(offline_text)
+    await expect(said).to_contain_text("Saved", timeout=LIVE_MS)
+    await page.reload()
+    await expect(reflection_box(page)[0]).to_have_value(offline_text)
+    # Once the server has it, the browser's copy is dropped.
+    await back.wait_for_function(
+        "() => !Object.keys(localStorage).some((k) => k.startsWith('mcx:draft:'))"
+    )
+
 
 async def test_the_self_check_blocks_a_packet_missing_a_required_artifact(
     live_server: LiveServer, phone: ContextFactory, shot: Shot
