@@ -120,6 +120,8 @@ async def test_the_same_file_and_a_near_copy_are_flagged_a_distinct_reflection_i
     assert longest in passages[0]
     moved = "two colleagues were bringing their own samples without being asked"
     assert any(moved in passage for passage in passages)
+    # Quoted as the earner wrote it, not as normalised for comparison.
+    assert any(passage.startswith("When my grade level team") for passage in passages)
     assert similar.similarity >= 0.4
     # Flags inform; they never fail or hold a packet.
     assert set(states.values()) == {"in_review"}

@@ -70,10 +70,11 @@ class Similarity:
 
 
 def compare(text: str, other: str) -> Similarity:
-    """MinHash-estimated similarity, and the passages of `text` whose shingles `other` shares
-    (consecutive shared shingles merged; the longest first)."""
-    words, other_words = words_of(text), words_of(other)
-    mine, theirs = shingles(words), shingles(other_words)
+    """MinHash-estimated similarity, and the passages of `text` (as written) whose shingles
+    `other` shares (consecutive shared shingles merged; the longest first)."""
+    spans = list(_WORD.finditer(text))
+    words = [m.group().lower() for m in spans]
+    mine, theirs = shingles(words), shingles(words_of(other))
     if not mine or not theirs:
         return Similarity(0.0, [])
     score = minhash(mine).jaccard(minhash(theirs))
@@ -87,7 +88,11 @@ def compare(text: str, other: str) -> Similarity:
         else:
             runs.append((i, i))
     runs.sort(key=lambda run: run[0] - run[1])
-    passages = [" ".join(words[start : end + SHINGLE_WORDS]) for start, end in runs[:MAX_PASSAGES]]
+    last = len(spans) - 1
+    passages = [
+        text[spans[start].start() : spans[min(end + SHINGLE_WORDS - 1, last)].end()]
+        for start, end in runs[:MAX_PASSAGES]
+    ]
     return Similarity(score, passages)
 
 

@@ -11,9 +11,10 @@ import httpx
 from playwright.async_api import Locator, Page, expect
 from sqlmodel import select
 
-from app.actions import groups
+from app.actions import groups, integrity
+from app.actions.growth import set_goals
 from app.actions.submissions import start_submission
-from app.models import Credential, Role, User
+from app.models import Credential, Role, SubmissionVersion, User
 from app.runtime import Runtime
 from tests import factories as f
 from tests.browser.conftest import ContextFactory, LiveServer, Shot
@@ -242,3 +243,62 @@ async def _wait_in_review(
 async def _user(runtime: Runtime, email: str) -> User:
     async with runtime.sessions() as session:
         return (await session.exec(select(User).where(User.email == email))).one()
+
+
+async def test_the_journey_pages_are_accessible_at_phone_size(
+    live_server: LiveServer, phone: ContextFactory, shot: Shot
+) -> None:
+    """Growth plan with its chart, study groups, reminders, and the coordinator's evidence
+    flags: no serious or critical axe violation, no sideways scrolling at 390 px."""
+    runtime = live_server.runtime
+    aligned = [{"framework": "PSEL", "code": f"PSEL {n}", "title": f"Standard {n}"} for n in (1, 2)]
+    credential = await f.credential(runtime, alignments=aligned)
+    await f.credential(runtime, "second", alignments=aligned[:1])
+    earner = await f.person(runtime, "ada")
+    await f.person(runtime, "coord", [Role.coordinator])
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        for label in ("ann", "bob"):
+            token = await f.token_for(runtime, await f.person(runtime, label))
+            await f.submitted(client, runtime, token, credential)
+    async with runtime.sessions() as session:
+        await set_goals(session, earner, ["PSEL|PSEL 1", "PSEL|PSEL 2"], [])
+        version_ids = (await session.exec(select(SubmissionVersion.id))).all()
+    for version_id in version_ids:
+        await integrity.scan_version(runtime, version_id)
+
+    page = await phone_of(phone, earner)
+    for path, ready in (
+        ("/growth", "gap-chart"),
+        ("/groups", "group-create"),
+        ("/me/reminders", None),
+    ):
+        await page.goto(path)
+        if ready:
+            await expect(page.get_by_test_id(ready)).to_be_visible()
+        await _fits(page)
+        await assert_accessible(page)
+        await shot(page, path.strip("/").replace("/", "-"))
+    await page.goto("/growth")
+    await expect(page.get_by_test_id("recommendation")).to_have_count(2)
+
+    coordinator = await phone_of(phone, await _user(runtime, "coord@mcx.example"))
+    await coordinator.goto("/integrity")
+    row = coordinator.get_by_test_id("flag-row")
+    await expect(row).to_have_count(1)
+    await assert_accessible(coordinator)
+    async with coordinator.expect_navigation():
+        await row.get_by_role("link").tap()
+    await expect(coordinator.get_by_test_id("flag-passages")).to_be_visible()
+    await _fits(coordinator)
+    await assert_accessible(coordinator)
+    await shot(coordinator, "flag")
+    await coordinator.get_by_test_id("decide-cleared").check()
+    await coordinator.get_by_test_id("decide-note").fill("The same prompt; independent work.")
+    async with coordinator.expect_navigation():
+        await coordinator.get_by_test_id("decide-button").tap()
+    await expect(coordinator.get_by_test_id("flag-state")).to_contain_text("cleared")
+
+
+async def _fits(page: Page) -> None:
+    wide, screen = await page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    assert wide <= screen, f"{page.url} scrolls sideways: {wide} px on a {screen} px screen"
