@@ -358,3 +358,19 @@ async def access_group_draft(
     credential = await session.get(Credential, submission.credential_id)
     assert credential is not None
     return group, submission, credential
+
+
+async def access_cohort(session: AsyncSession, user: User, group_id: uuid.UUID) -> StudyGroup:
+    """A coordinator's cohort, for a coordinator of its organisation; else 404."""
+    group = await session.get(StudyGroup, group_id)
+    if group is None or group.cohort_organisation_id is None:
+        raise not_found("That cohort")
+    if not await is_coordinator_of(session, user, group.cohort_organisation_id):
+        raise not_found("That cohort")
+    return group
+
+
+async def require_coordinator(session: AsyncSession, user: User) -> None:
+    """Coordinator-only pages: anyone else sees a 404, as if the page did not exist."""
+    if not await has_role(session, user, Role.coordinator):
+        raise not_found("That page")

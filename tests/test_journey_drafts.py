@@ -300,3 +300,23 @@ async def test_reviewers_see_a_self_assessment_only_when_the_earner_shared_it(
         assert task.status_code == 200
         assert ('data-testid="self-rating"' in task.text) is bool(share), label
         assert ("Plans: Exceeds" in task.text) is bool(share), label
+
+
+async def test_the_self_check_is_the_earners_alone(
+    client: httpx.AsyncClient, app: Starlette, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime)
+    await f.person(runtime, "ada")
+    await f.person(runtime, "coord", [Role.coordinator])
+    token = await sign_in(client, "ada@mcx.example")
+    submission_id = await start(client, token, credential)
+    async with browser(app) as other:
+        coord = await sign_in(other, "coord@mcx.example")
+        # The coordinator may read the packet, but the self-check is the earner's own.
+        assert (await other.get(f"/submissions/{submission_id}")).status_code == 200
+        assert (await other.get(f"/submissions/{submission_id}/check")).status_code == 404
+        rated = await other.post(
+            f"/submissions/{submission_id}/self-assessment", data={"csrf_token": coord}
+        )
+        assert rated.status_code == 404
+    assert (await client.get(f"/submissions/{submission_id}/check")).status_code == 200

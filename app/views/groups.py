@@ -14,7 +14,7 @@ from starlette.routing import Route
 from app import access
 from app.actions import groups
 from app.errors import ActionError
-from app.models import Credential, CredentialStatus, Role, Stack
+from app.models import Credential, CredentialStatus, Stack
 from app.templating import templates
 from app.views import form_fields
 from app.views.apikit import caller, path_id
@@ -171,8 +171,7 @@ async def cohort_form(request: Request, *, error: ActionError | None = None) -> 
     """GET /cohorts/new: a coordinator's cohort for one of their credentials or stacks."""
     runtime, user = await caller(request)
     async with runtime.sessions() as session:
-        if not await access.has_role(session, user, Role.coordinator):
-            raise ActionError("not_found", "That page was not found.", 404)
+        await access.require_coordinator(session, user)
     return templates.TemplateResponse(
         request,
         "groups/cohort.html",
@@ -212,13 +211,7 @@ async def cohort(request: Request) -> Response:
     """GET /cohorts/{id}: the cohort's progress, for a coordinator of its organisation."""
     runtime, user = await caller(request)
     async with runtime.sessions() as session:
-        group = await session.get(groups.StudyGroup, path_id(request, "group_id"))
-        if (
-            group is None
-            or group.cohort_organisation_id is None
-            or not await access.is_coordinator_of(session, user, group.cohort_organisation_id)
-        ):
-            raise ActionError("not_found", "That cohort was not found.", 404)
+        group = await access.access_cohort(session, user, path_id(request, "group_id"))
         progress = await groups.progress_of(session, group)
     return templates.TemplateResponse(
         request,

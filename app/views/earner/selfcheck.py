@@ -24,10 +24,10 @@ async def page(request: Request, *, error: ActionError | None = None) -> Respons
     """GET /submissions/{id}/check: every criterion checked (files opened, links tried)."""
     runtime, user = await caller(request)
     submission_id = path_id(request, "submission_id")
+    # The checklist first: it is the owner's alone (404 for anyone else, as if missing).
+    checklist = await self_check(runtime, user, submission_id)
     async with runtime.sessions() as session:
         submission, credential = await access.access_submission(session, user, submission_id)
-        if submission.earner_id != user.id:
-            raise ActionError("not_found", "That submission was not found.", 404)
         version = await latest_version(session, submission.id)
         criteria = (
             await session.exec(
@@ -48,7 +48,6 @@ async def page(request: Request, *, error: ActionError | None = None) -> Respons
                 select(SelfAssessment).where(SelfAssessment.version_id == version.id)
             )
         ).all()
-    checklist = await self_check(runtime, user, submission_id)
     return templates.TemplateResponse(
         request,
         "earner/selfcheck.html",
