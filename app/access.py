@@ -14,7 +14,10 @@ from app.errors import ActionError, not_found
 from app.models import (
     Artifact,
     Award,
+    CoachingRequest,
     Credential,
+    EvidenceFlag,
+    GroupMember,
     Membership,
     Pool,
     Privacy,
@@ -23,6 +26,8 @@ from app.models import (
     ReviewerStanding,
     ReviewTask,
     Role,
+    StackItem,
+    StudyGroup,
     Submission,
     SubmissionVersion,
     TaskReason,
@@ -249,12 +254,41 @@ async def access_artifact(
         session, user, Role.reviewer, credential.organisation_id
     ):
         return artifact
+    if await shares_group_with(session, user, submission):
+        return artifact
     raise not_found("That file")
 
 
 async def reviewer_pools(
     session: AsyncSession, user: User, *, gated: bool = True
 ) -> set[tuple[uuid.UUID, str]]:
+async def shares_group_with(session: AsyncSession, user: User, submission: Submission) -> bool:
+    """Whether the user and the packet's earner are in a study group working on its
+    credential (where drafts are shared for informal feedback)."""
+    me, owner = aliased(GroupMember), aliased(GroupMember)
+    row = await session.exec(
+        select(StudyGroup.id)
+        .join(me, col(me.group_id) == col(StudyGroup.id))
+        .join(owner, col(owner.group_id) == col(StudyGroup.id))
+        .where(col(me.user_id) == user.id)
+        .where(col(owner.user_id) == submission.earner_id)
+        .where(col(owner.user_id) != user.id)
+        .where(
+            or_(
+                col(StudyGroup.credential_id) == submission.credential_id,
+                col(StudyGroup.stack_id).in_(
+                    select(StackItem.stack_id).where(
+                        StackItem.credential_id == submission.credential_id
+                    )
+                ),
+            )
+        )
+        .limit(1)
+    )
+    return row.first() is not None
+
+
+async def reviewer_pools(session: AsyncSession, user: User) -> set[tuple[uuid.UUID, str]]:
     """The (credential, pool) feeds this person may watch: the per-credential half of
     eligibility (role, suspension, required badge, and unless `gated` is False the quality
     gate); per-submission rules apply per task."""
@@ -367,3 +401,89 @@ async def access_own_award(session: AsyncSession, user: User, award_id: uuid.UUI
     if award is None or award.user_id != user.id:
         raise not_found("That badge")
     return award
+async def access_coaching_request(
+    session: AsyncSession, user: User, request_id: uuid.UUID
+) -> CoachingRequest:
+    """A coaching request, for a coordinator of the credential's issuer; else 404."""
+    request = await session.get(CoachingRequest, request_id, with_for_update=True)
+    if request is None:
+        raise not_found("That request")
+    submission = await session.get(Submission, request.submission_id)
+    assert submission is not None
+    credential = await session.get(Credential, submission.credential_id)
+    assert credential is not None
+    if not await is_coordinator_of(session, user, credential.organisation_id):
+        raise not_found("That request")
+    return request
+
+
+async def access_flag(session: AsyncSession, user: User, flag_id: uuid.UUID) -> EvidenceFlag:
+    """An evidence flag, for a coordinator of the organisation it was raised in; else 404."""
+    flag = await session.get(EvidenceFlag, flag_id, with_for_update=True)
+    if flag is None:
+        raise not_found("That flag")
+    if not await is_coordinator_of(session, user, flag.organisation_id):
+        raise not_found("That flag")
+    return flag
+
+
+async def group_member(session: AsyncSession, user: User, group_id: uuid.UUID) -> StudyGroup:
+    """A study group, for its members; else 404."""
+    group = await session.get(StudyGroup, group_id)
+    if group is None:
+        raise not_found("That group")
+    member = await session.exec(
+        select(GroupMember.id)
+        .where(GroupMember.group_id == group.id)
+        .where(GroupMember.user_id == user.id)
+    )
+    if member.first() is None:
+        raise not_found("That group")
+    return group
+
+
+def group_shares(group: StudyGroup) -> Any:
+    """The credentials whose packets a group shares: its credential, or its stack's."""
+    if group.credential_id is not None:
+        return select(Credential.id).where(Credential.id == group.credential_id)
+    return select(StackItem.credential_id).where(StackItem.stack_id == group.stack_id)
+
+
+async def access_group_draft(
+    session: AsyncSession, user: User, group_id: uuid.UUID, submission_id: uuid.UUID
+) -> tuple[StudyGroup, Submission, Credential]:
+    """A fellow member's packet shared in the group: the viewer and the owner both members,
+    the packet for a credential the group works on, not withdrawn. Else 404."""
+    group = await group_member(session, user, group_id)
+    submission = await session.get(Submission, submission_id)
+    if submission is None or submission.state == "withdrawn":
+        raise not_found("That draft")
+    owner = await session.exec(
+        select(GroupMember.id)
+        .where(GroupMember.group_id == group.id)
+        .where(GroupMember.user_id == submission.earner_id)
+    )
+    if owner.first() is None:
+        raise not_found("That draft")
+    shared = set((await session.exec(group_shares(group))).all())
+    if submission.credential_id not in shared:
+        raise not_found("That draft")
+    credential = await session.get(Credential, submission.credential_id)
+    assert credential is not None
+    return group, submission, credential
+
+
+async def access_cohort(session: AsyncSession, user: User, group_id: uuid.UUID) -> StudyGroup:
+    """A coordinator's cohort, for a coordinator of its organisation; else 404."""
+    group = await session.get(StudyGroup, group_id)
+    if group is None or group.cohort_organisation_id is None:
+        raise not_found("That cohort")
+    if not await is_coordinator_of(session, user, group.cohort_organisation_id):
+        raise not_found("That cohort")
+    return group
+
+
+async def require_coordinator(session: AsyncSession, user: User) -> None:
+    """Coordinator-only pages: anyone else sees a 404, as if the page did not exist."""
+    if not await has_role(session, user, Role.coordinator):
+        raise not_found("That page")

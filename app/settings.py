@@ -47,6 +47,19 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
+    # The earner's journey (issue 10): the self-check's link check, nudges and their e-mail.
+    link_check_seconds: float = Field(default=3.0, gt=0, le=30)
+    # Let the link check fetch loopback and private addresses (tests, a closed intranet).
+    link_check_private: bool = False
+    nudge_idle_days: int = Field(default=7, ge=1, le=365)
+    nudge_pilot_spots_left: int = Field(default=3, ge=1, le=1000)
+    review_target_hours: int = Field(default=72, ge=1, le=24 * 60)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "MCX <no-reply@mcx.example>"
 
     @field_validator("base_url")
     @classmethod

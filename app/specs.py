@@ -47,6 +47,7 @@ class CriterionSpec(Spec):
     required: bool = True
     accepted_types: Annotated[list[MediaType], Field(max_length=20)] = []
     max_bytes: Annotated[int, Field(gt=0, le=2**31 - 1)] | None = None
+    min_words: Annotated[int, Field(ge=1, le=10_000)] | None = None  # reflections' floor
 
 
 class LevelSpec(Spec):
@@ -100,6 +101,7 @@ class CredentialSpec(Spec):
     blind_review: bool = True
     exclude_same_school: bool = False
     target_hours: Annotated[int, Field(ge=1, le=2160)] | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     competency: Text = ""
     key_method: Text = ""
     method_components: Text = ""

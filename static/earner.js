@@ -1,5 +1,6 @@
 // Earner pages, enhanced: resumable uploads with a progress bar per file, reflection
-// character counts, the packet's live status without reload, and copy-link on the wallet.
+// character counts, drafts saved on the server as they are typed, the packet's live status
+// and study-group comments without reload, and copy-link on the wallet.
 // Every form works without this file. Data comes from data- attributes (no inline scripts).
 //
 // Uploads use the session protocol of /uploads (see app/views/earner/uploads.py): create a
@@ -261,7 +262,7 @@ function enhanceUploads() {
 
 function enhanceCounters() {
   for (const area of document.querySelectorAll('textarea[data-count]')) {
-    const counter = document.getElementById(area.getAttribute('aria-describedby'));
+    const counter = area.form?.querySelector('[data-counter]');
     if (!counter) continue;
     const max = Number(counter.dataset.max || area.maxLength);
     const update = () => {
@@ -339,10 +340,142 @@ function watchPacket(root) {
     if (message.type === 'resync') return refresh();
     if (message.type !== 'notification') return;
     const { kind, payload } = message.notification;
+    if (kind === 'group.comment' && payload?.submission_id === id) return showComment(root, payload);
     if (kinds.has(kind) && (!payload?.submission_id || payload.submission_id === id)) refresh();
   });
   // Something may have happened between rendering and connecting: look once.
   refresh();
+}
+
+// Drafts that never lose work: every change to a reflection or link is PUT to the server after
+// a short pause (and at once when the page is hidden or left), so a reload or another device
+// finds it. The line under the field says whether it is saved.
+const SAVE_PAUSE_MS = 700;
+
+function enhanceAutosave() {
+  for (const field of document.querySelectorAll('[data-autosave]')) {
+    const said = field.form?.querySelector('[data-save-state]');
+    let timer = null;
+    let saving = null;
+    let dirty = false;
+    let failures = 0;
+    const tell = (text, name) => {
+      if (!said) return;
+      said.textContent = text;
+      said.dataset.state = name;
+    };
+    // Until the server has it, what was typed also waits in this browser's storage: a page
+    // closed while offline gets it back on the next visit, and sends it then.
+    const key = `mcx:draft:${field.dataset.autosave}`;
+    const keep = () => {
+      try {
+        localStorage.setItem(key, field.value);
+      } catch {} // storage full or disabled: the server copy is the only one
+    };
+    const forget = () => {
+      try {
+        localStorage.removeItem(key);
+      } catch {}
+    };
+    const save = async ({ keepalive = false } = {}) => {
+      clearTimeout(timer);
+      timer = null;
+      if (saving) {
+        dirty = true; // saved again when the one in flight is done
+        return;
+      }
+      dirty = false;
+      const value = field.value;
+      saving = fetch(field.dataset.autosave, {
+        method: 'PUT',
+        credentials: 'same-origin',
+        keepalive,
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+          'X-CSRF-Token': csrfToken(),
+        },
+        body: JSON.stringify({ [field.dataset.autosaveField]: value }),
+      })
+        .then(async (response) => {
+          const data = await response.json().catch(() => ({}));
+          if (response.ok) {
+            failures = 0;
+            if (field.value === value) forget();
+            const at = new Date(data.saved_at).toLocaleTimeString([], {
+              hour: '2-digit',
+              minute: '2-digit',
+            });
+            const min = Number(field.dataset.minWords || 0);
+            const words = min ? ` ${data.words} of at least ${min} words.` : '';
+            tell(data.kept ? `Saved at ${at}.${words}` : `Cleared at ${at}.`, 'saved');
+            const card = field.closest('.criterion');
+            const current = card?.querySelector('[data-current]');
+            if (current && data.kept && current.querySelector('.missing')) {
+              const line = document.createElement('p');
+              line.className = 'meta';
+              line.textContent = 'Saved.';
+              current.replaceChildren(line);
+              crossOffMissing(card.dataset.criterionTitle);
+            }
+          } else if (response.status >= 500) {
+            throw new Error('server');
+          } else {
+            tell(`Not saved: ${data.detail || 'the server refused it.'}`, 'refused');
+          }
+        })
+        .catch(() => {
+          failures += 1;
+          tell('Not saved yet: no connection. Trying again…', 'retrying');
+          dirty = true;
+        })
+        .finally(() => {
+          saving = null;
+          if (dirty) timer = setTimeout(save, Math.min(30000, SAVE_PAUSE_MS * 2 ** failures));
+        });
+    };
+    field.addEventListener('input', () => {
+      keep();
+      tell('Saving…', 'pending');
+      clearTimeout(timer);
+      timer = setTimeout(save, SAVE_PAUSE_MS);
+    });
+    const flush = () => {
+      if (timer) save({ keepalive: true });
+    };
+    document.addEventListener('visibilitychange', () => document.hidden && flush());
+    window.addEventListener('pagehide', flush);
+    let unsent = null;
+    try {
+      unsent = localStorage.getItem(key);
+    } catch {}
+    if (unsent !== null && unsent !== field.value) {
+      field.value = unsent;
+      field.dispatchEvent(new Event('input')); // counters follow; saved after the pause
+      tell('Restored what you typed while offline; saving…', 'pending');
+    } else if (unsent !== null) {
+      forget();
+    }
+  }
+}
+
+// A study-group member's comment on one of this packet's artifacts, as it arrives.
+function showComment(root, payload) {
+  const box = root.querySelector(`[data-comments-for="${CSS.escape(payload.criterion_id)}"]`);
+  if (!box) return;
+  const list = box.querySelector('[data-comment-list]');
+  if (list.querySelector(`[data-comment-id="${CSS.escape(payload.id)}"]`)) return;
+  const item = document.createElement('li');
+  item.dataset.testid = 'group-comment';
+  item.dataset.commentId = payload.id;
+  const who = document.createElement('strong');
+  who.textContent = payload.author;
+  const when = document.createElement('span');
+  when.className = 'meta';
+  when.textContent = ` ${payload.created_at}`;
+  item.append(who, when, document.createElement('br'), payload.body);
+  list.append(item);
+  box.hidden = false;
 }
 
 function enhanceCopyLinks() {
@@ -367,5 +500,6 @@ function enhanceCopyLinks() {
 
 enhanceUploads();
 enhanceCounters();
+enhanceAutosave();
 enhanceCopyLinks();
 if (packet) watchPacket(packet);

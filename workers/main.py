@@ -13,7 +13,9 @@ from app.runtime import arq_settings, open_runtime, resolve_urls
 from app.settings import Settings
 from workers.badges import notify_expiring_badges
 from workers.evidence import check_evidence
+from workers.integrity import scan_evidence
 from workers.leases import expire_leases
+from workers.nudges import send_nudges
 from workers.outcomes import reconcile_outcomes
 from workers.overdue import offer_overdue
 from workers.rebuild import rebuild_queue
@@ -40,6 +42,8 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             sweep_uploads,
             notify_expiring_badges,
             offer_overdue,
+            scan_evidence,
+            send_nudges,
         ],
         "cron_jobs": [
             # The rebuild runs first at start: Redis may have lost everything meanwhile.
@@ -49,6 +53,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             cron(sweep_uploads, minute={17}, second={0}, unique=True),
             cron(notify_expiring_badges, minute={23}, second={0}, unique=True),
             cron(offer_overdue, minute=set(range(0, 60, 5)), second={40}, unique=True),
+            cron(send_nudges, minute={7, 22, 37, 52}, second={0}, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

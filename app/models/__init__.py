@@ -15,6 +15,20 @@ from app.models.credentials import (
     Stakes,
     SubmissionCriterion,
 )
+from app.models.journey import (
+    CoachingRequest,
+    CoachingState,
+    EvidenceFlag,
+    FlagKind,
+    FlagState,
+    GroupComment,
+    GroupMember,
+    GrowthGoal,
+    NudgePreference,
+    NudgeSent,
+    SelfAssessment,
+    StudyGroup,
+)
 from app.models.notifications import AuditEntry, Notification
 from app.models.people import ApiToken, Membership, Organisation, Role, User
 from app.models.quality import (
@@ -51,6 +65,18 @@ __all__ = [
     "CalibrationExample",
     "CalibrationAttempt",
     "AttemptKind",
+    "StudyGroup",
+    "SelfAssessment",
+    "NudgeSent",
+    "NudgePreference",
+    "GrowthGoal",
+    "GroupMember",
+    "GroupComment",
+    "FlagState",
+    "FlagKind",
+    "EvidenceFlag",
+    "CoachingState",
+    "CoachingRequest",
     "Alignment",
     "ApiToken",
     "Appeal",

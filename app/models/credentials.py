@@ -52,6 +52,7 @@ class Credential(SQLModel, table=True):
             "target_hours IS NULL OR target_hours BETWEEN 1 AND 2160",
             name="ck_credential_target_hours",
         ),
+        CheckConstraint("max_attempts BETWEEN 1 AND 20", name="ck_credential_max_attempts"),
     )
 
     id: uuid.UUID = id_field()
@@ -82,6 +83,8 @@ class Credential(SQLModel, table=True):
     required_badge_credential_id: uuid.UUID | None = Field(
         default=None, foreign_key="credentials.id", ondelete="SET NULL"
     )
+    # Versions an earner may submit; after the last "not yet", coaching is offered.
+    max_attempts: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
 
@@ -119,6 +122,8 @@ class SubmissionCriterion(SQLModel, table=True):
     # Media types accepted (empty: every type of the kind).
     accepted_types: list[str] = Field(default_factory=list, sa_type=ARRAY(Text))
     max_bytes: int | None = None
+    # The self-check's floor for a written reflection (None: no minimum).
+    min_words: int | None = None
 
 
 class Rubric(SQLModel, table=True):

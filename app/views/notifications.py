@@ -19,7 +19,7 @@ from app.actions import notifications as actions
 from app.auth import current_user
 from app.models import Notification
 from app.templating import templates
-from app.views import form_fields
+from app.views import form_fields, journey
 
 PAGE_SIZE = 50
 
@@ -99,6 +99,8 @@ def describe(kind: str, payload: dict[str, Any]) -> tuple[str, str | None]:
         where = str(payload.get("path") or "")
         link = where if re.fullmatch(r"/credentials/[a-z0-9-]+/[a-z0-9-]+", where) else "/catalog"
         return f"A spot is free in the pilot of {credential}: start your packet now.", link
+    if (journey_text := journey.describe(kind, payload)) is not None:
+        return journey_text
     return f"Update: {kind}.", None
 
 

@@ -3,14 +3,15 @@ its live status and feedback, resubmit or appeal, and keep and share badges in a
 
 Modules: `packets` (pages and lifecycle buttons); `packet`, `feedback` and `progress` (what
 they show); `artifacts` (plain-form evidence); `uploads` (resumable upload sessions, for
-earner.js); `wallet` (badges, sharing, privacy); `responses` (redirects and JSON errors).
+earner.js); `wallet` (badges, sharing, privacy); `drafts` (autosave); `selfcheck` (the checklist and
+self-assessment before submit); `responses` (redirects and JSON errors).
 """
 
 from __future__ import annotations
 
 from starlette.routing import Route
 
-from app.views.earner import artifacts, packets, uploads, wallet
+from app.views.earner import artifacts, drafts, packets, selfcheck, uploads, wallet
 
 routes = [
     Route("/credentials/{credential_id}/start", packets.start, methods=["POST"]),
@@ -25,6 +26,10 @@ routes = [
     Route("/submissions/{submission_id}/edit", packets.edit, methods=["POST"]),
     Route("/submissions/{submission_id}/resubmit", packets.resubmit, methods=["POST"]),
     Route("/submissions/{submission_id}/appeal", packets.appeal, methods=["POST"]),
+    Route("/submissions/{submission_id}/coaching", packets.request_coaching, methods=["POST"]),
+    Route("/submissions/{submission_id}/drafts/{criterion_id}", drafts.save, methods=["PUT"]),
+    Route("/submissions/{submission_id}/check", selfcheck.show),
+    Route("/submissions/{submission_id}/self-assessment", selfcheck.assess, methods=["POST"]),
     Route("/submissions/{submission_id}/privacy", wallet.privacy, methods=["POST"]),
     Route("/uploads", uploads.open_session, methods=["POST"]),
     Route("/uploads/{upload_id}", uploads.show, methods=["GET", "HEAD"]),

@@ -13,11 +13,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import evidence
+from app.actions import groups
 from app.actions.catalog import criteria_of
+from app.actions.groups import CommentView
 from app.actions.submissions import EDITABLE
 from app.models import (
     Artifact,
     ArtifactKind,
+    CoachingRequest,
     Credential,
     Decision,
     Privacy,
@@ -70,6 +73,7 @@ LIVE_KINDS = (
     "review.received",
     "badge.awarded",
     "appeal.ruled",
+    "coaching.closed",
 )
 
 
@@ -181,6 +185,7 @@ class CriterionView:
     kind: str
     required: bool
     artifact: ArtifactView | None
+    min_words: int | None = None
 
     @property
     def kind_label(self) -> str:
@@ -211,6 +216,12 @@ class Packet:
     current: VersionView
     history: list[VersionView]  # earlier versions, newest first
     touched: bool  # a reviewer has claimed the latest version (withdraw/edit are over)
+    coaching: str | None = None  # the state of this packet's latest coaching request
+    comments: dict[uuid.UUID, list[CommentView]] = field(default_factory=dict)
+
+    @property
+    def attempts_left(self) -> int:
+        return max(0, self.credential.max_attempts - self.current.number)
 
     @property
     def editable(self) -> bool:
@@ -227,13 +238,28 @@ class Packet:
 
     @property
     def can_resubmit(self) -> bool:
-        return self.owner and self.submission.state == SubmissionState.not_yet
+        return (
+            self.owner
+            and self.submission.state == SubmissionState.not_yet
+            and self.attempts_left > 0
+        )
+
+    @property
+    def can_request_coaching(self) -> bool:
+        """After the last allowed attempt ended "not yet" (app.actions.coaching)."""
+        return (
+            self.owner
+            and self.submission.state == SubmissionState.not_yet
+            and self.attempts_left == 0
+            and self.coaching is None
+        )
 
     @property
     def can_appeal(self) -> bool:
         outcome = self.current.outcome
         return (
-            self.can_resubmit
+            self.owner
+            and self.submission.state == SubmissionState.not_yet
             and outcome is not None
             and outcome.decision == Decision.not_yet
             and outcome.appeal is None
@@ -269,6 +295,17 @@ async def load_packet(
     latest = versions[0]
     tasks = (await session.exec(select(ReviewTask).where(ReviewTask.version_id == latest.id))).all()
     current = views[latest.id]
+    coaching = (
+        await session.exec(
+            select(CoachingRequest.state)
+            .where(CoachingRequest.submission_id == submission.id)
+            .order_by(col(CoachingRequest.created_at).desc())
+        )
+    ).first()
+    comments: dict[uuid.UUID, list[CommentView]] = {}
+    if owner:
+        for comment in await groups.comments_on(session, submission.id):
+            comments.setdefault(comment.criterion_id, []).append(comment)
     return Packet(
         submission=submission,
         credential=credential,
@@ -276,11 +313,19 @@ async def load_packet(
         status=status_of(submission.state, latest.check_error, tasks),
         criteria=[
             CriterionView(
-                c.id, c.title, c.description, c.kind, c.required, current.artifacts.get(c.id)
+                c.id,
+                c.title,
+                c.description,
+                c.kind,
+                c.required,
+                current.artifacts.get(c.id),
+                c.min_words,
             )
             for c in criteria
         ],
         current=current,
         history=[views[v.id] for v in versions[1:]],
         touched=any(t.lease_version > 0 for t in tasks),
+        coaching=coaching,
+        comments=comments,
     )

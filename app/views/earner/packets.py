@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app import access
-from app.actions import appeals, submissions
+from app.actions import appeals, coaching, submissions
 from app.csrf import csrf_token
 from app.errors import ActionError
 from app.models import User
@@ -205,3 +205,14 @@ withdraw = _lifecycle(_withdraw, "POST /submissions/{id}/withdraw: until the fir
 edit = _lifecycle(_take_back, "POST /submissions/{id}/edit: back to draft, until the first claim.")
 resubmit = _lifecycle(_resubmit, "POST /submissions/{id}/resubmit: a new version after not yet.")
 appeal = _lifecycle(_appeal, "POST /submissions/{id}/appeal (field `reason`): contest not yet.")
+
+
+async def _coaching(
+    runtime: Runtime, user: User, submission_id: uuid.UUID, form: dict[str, str]
+) -> object:
+    return await coaching.request_coaching(runtime, user, submission_id, form.get("message", ""))
+
+
+request_coaching = _lifecycle(
+    _coaching, "POST /submissions/{id}/coaching (field `message`): after the last not yet."
+)

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.access import require_user
 from app.actions import reviews, tasks
+from app.actions.submissions.selfcheck import self_assessment_of
 from app.actions.tasks import GONE
 from app.auth import current_user
 from app.errors import ActionError, not_found
@@ -65,6 +66,8 @@ async def _render(
     now = datetime.now(UTC)
     async with request.app.state.runtime.sessions() as session:
         sheet = await load_sheet(session, user, task_id)
+        # The earner's own rating, only when they chose to share it (issue 10).
+        self_rating = await self_assessment_of(session, sheet.task.version_id, shared_only=True)
     expires = sheet.task.lease_expires_at
     if expires is None or expires <= now:
         # The sweeper has not run yet, but the lease is over: evidence is no longer served.
@@ -93,6 +96,7 @@ async def _render(
             "escalated_because": escalated_because,
             "error": error,
             "notice": NOTICES.get(request.query_params.get("done", "")),
+            "self_rating": self_rating,
         },
         status_code=status,
     )

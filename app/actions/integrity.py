@@ -1,0 +1,290 @@
+"""Honest evidence: after a packet enters review, its files are compared by content hash and
+its reflections by word shingles (MinHash) with other earners' submitted evidence. A match is
+a flag with its evidence for the issuer's coordinators, never a verdict: flags do not change a
+submission's state. A coordinator clears the flag or confirms misconduct, and the decision is
+audited; revoking a badge for misconduct goes through the badge's own revocation path."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from datasketch import MinHash
+from sqlalchemy import and_, or_
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import access, events
+from app.actions.coaching import coordinators_of
+from app.errors import ActionError
+from app.models import (
+    Artifact,
+    ArtifactKind,
+    AuditEntry,
+    Credential,
+    EvidenceFlag,
+    FlagKind,
+    FlagState,
+    Role,
+    Submission,
+    SubmissionVersion,
+    User,
+)
+from app.runtime import Runtime
+
+SHINGLE_WORDS = 5
+NUM_PERM = 128
+# Estimated Jaccard similarity of the 5-word shingle sets at which reflections are flagged:
+# independent writing on one prompt shares almost no 5-word runs; a lightly edited copy
+# shares most of them.
+THRESHOLD = 0.4
+MAX_PASSAGES = 5
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def words_of(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def shingles(words: list[str], k: int = SHINGLE_WORDS) -> list[str]:
+    if len(words) < k:
+        return [" ".join(words)] if words else []
+    return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
+
+
+def minhash(items: list[str]) -> MinHash:
+    sketch = MinHash(num_perm=NUM_PERM, seed=10)
+    for item in set(items):
+        sketch.update(item.encode("utf-8"))
+    return sketch
+
+
+@dataclass(frozen=True)
+class Similarity:
+    score: float
+    passages: list[str]
+
+
+def compare(text: str, other: str) -> Similarity:
+    """MinHash-estimated similarity, and the passages of `text` (as written) whose shingles
+    `other` shares (consecutive shared shingles merged; the longest first)."""
+    spans = list(_WORD.finditer(text))
+    words = [m.group().lower() for m in spans]
+    mine, theirs = shingles(words), shingles(words_of(other))
+    if not mine or not theirs:
+        return Similarity(0.0, [])
+    score = minhash(mine).jaccard(minhash(theirs))
+    shared = set(mine) & set(theirs)
+    runs: list[tuple[int, int]] = []
+    for i, shingle in enumerate(mine):
+        if shingle not in shared:
+            continue
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    runs.sort(key=lambda run: run[0] - run[1])
+    last = len(spans) - 1
+    passages = [
+        text[spans[start].start() : spans[min(end + SHINGLE_WORDS - 1, last)].end()]
+        for start, end in runs[:MAX_PASSAGES]
+    ]
+    return Similarity(score, passages)
+
+
+async def _others(session: AsyncSession, submission: Submission, condition: Any) -> list[Any]:
+    """Other earners' submitted artifacts matching `condition`: (artifact, submission) rows."""
+    rows = await session.exec(
+        select(Artifact, Submission)
+        .join(SubmissionVersion, col(SubmissionVersion.id) == col(Artifact.version_id))
+        .join(Submission, col(Submission.id) == col(SubmissionVersion.submission_id))
+        .where(col(Submission.earner_id) != submission.earner_id)
+        .where(col(SubmissionVersion.submitted_at).is_not(None))
+        .where(condition)
+    )
+    return list(rows.all())
+
+
+async def scan_version(runtime: Runtime, version_id: uuid.UUID) -> list[EvidenceFlag]:
+    """Flag this submitted version's artifacts that match another earner's. Idempotent: a
+    pair of packets is flagged once per kind, whatever their versions."""
+    async with runtime.sessions() as session:
+        version = await session.get(SubmissionVersion, version_id)
+        if version is None or version.submitted_at is None:
+            return []
+        submission = await session.get(Submission, version.submission_id)
+        assert submission is not None
+        credential = await session.get(Credential, submission.credential_id)
+        assert credential is not None
+        artifacts = (
+            await session.exec(select(Artifact).where(Artifact.version_id == version.id))
+        ).all()
+        found: list[dict[str, Any]] = []
+        for artifact in artifacts:
+            if artifact.sha256:
+                for other, other_submission in await _others(
+                    session, submission, col(Artifact.sha256) == artifact.sha256
+                ):
+                    found.append(
+                        _flag(
+                            FlagKind.same_file,
+                            credential,
+                            submission,
+                            artifact,
+                            other,
+                            other_submission,
+                        )
+                        | {
+                            "similarity": 1.0,
+                            "evidence": {
+                                "sha256": artifact.sha256,
+                                "filename": artifact.filename,
+                                "other_filename": other.filename,
+                            },
+                        }
+                    )
+            elif artifact.kind == ArtifactKind.reflection and artifact.body:
+                candidates = await _others(
+                    session,
+                    submission,
+                    and_(
+                        col(Artifact.kind) == ArtifactKind.reflection,
+                        col(Submission.credential_id) == submission.credential_id,
+                    ),
+                )
+                for other, other_submission in candidates:
+                    similar = compare(artifact.body, other.body or "")
+                    if similar.score >= THRESHOLD and similar.passages:
+                        found.append(
+                            _flag(
+                                FlagKind.similar_reflection,
+                                credential,
+                                submission,
+                                artifact,
+                                other,
+                                other_submission,
+                            )
+                            | {
+                                "similarity": round(similar.score, 3),
+                                "evidence": {"passages": similar.passages},
+                            }
+                        )
+        made: list[uuid.UUID] = []
+        for row in found:
+            seen = await session.exec(
+                select(EvidenceFlag.id)
+                .where(EvidenceFlag.kind == row["kind"])
+                .where(
+                    or_(
+                        and_(
+                            col(EvidenceFlag.submission_id) == row["submission_id"],
+                            col(EvidenceFlag.other_submission_id) == row["other_submission_id"],
+                        ),
+                        and_(
+                            col(EvidenceFlag.submission_id) == row["other_submission_id"],
+                            col(EvidenceFlag.other_submission_id) == row["submission_id"],
+                        ),
+                    )
+                )
+            )
+            if seen.first() is not None:
+                continue
+            inserted = await session.exec(
+                insert(EvidenceFlag)  # type: ignore[call-overload]
+                .values(id=uuid.uuid4(), state=FlagState.open, note="", **row)
+                .on_conflict_do_nothing()
+                .returning(EvidenceFlag.id)
+            )
+            flag_id = inserted.scalar()
+            if flag_id is not None:
+                made.append(flag_id)
+        await session.commit()
+        flags = [f for f in [await session.get(EvidenceFlag, i) for i in made] if f is not None]
+        coordinators = await coordinators_of(session, credential.organisation_id) if flags else []
+    for user_id in coordinators:
+        await events.notify(
+            runtime.engine,
+            runtime.redis,
+            runtime.settings,
+            user_id,
+            "integrity.flagged",
+            {"credential": credential.title, "flags": [str(f.id) for f in flags]},
+        )
+    return flags
+
+
+def _flag(
+    kind: FlagKind,
+    credential: Credential,
+    submission: Submission,
+    artifact: Artifact,
+    other: Artifact,
+    other_submission: Submission,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "organisation_id": credential.organisation_id,
+        "submission_id": submission.id,
+        "artifact_id": artifact.id,
+        "other_artifact_id": other.id,
+        "other_submission_id": other_submission.id,
+        "created_at": datetime.now(UTC),
+    }
+
+
+async def open_flags(session: AsyncSession, coordinator: User) -> list[EvidenceFlag]:
+    """Undecided flags in the organisations this person coordinates, oldest first."""
+    orgs = [
+        org for org, role in await access.roles_of(session, coordinator) if role == Role.coordinator
+    ]
+    rows = await session.exec(
+        select(EvidenceFlag)
+        .where(col(EvidenceFlag.organisation_id).in_(orgs))
+        .where(EvidenceFlag.state == FlagState.open)
+        .order_by(col(EvidenceFlag.created_at))
+    )
+    return list(rows.all())
+
+
+async def decide_flag(
+    runtime: Runtime, coordinator: User, flag_id: uuid.UUID, decision: str, note: str
+) -> EvidenceFlag:
+    """Clear the flag, or confirm misconduct (with a reason); audited either way."""
+    if decision not in (FlagState.cleared, FlagState.misconduct):
+        raise ActionError("bad_decision", "Decide 'cleared' or 'misconduct'.", 422)
+    text = note.strip()
+    if len(text) > 4000:
+        raise ActionError("too_long", "Keep the note under 4,000 characters.", 422)
+    if decision == FlagState.misconduct and len(text) < 10:
+        raise ActionError(
+            "reason_required", "Say why this is misconduct (at least 10 characters).", 422
+        )
+    async with runtime.sessions() as session:
+        flag = await access.access_flag(session, coordinator, flag_id)
+        if flag.state != FlagState.open:
+            raise ActionError("already_decided", "This flag has already been decided.", 409)
+        flag.state = decision
+        flag.decided_at = datetime.now(UTC)
+        flag.decided_by = coordinator.id
+        flag.note = text
+        session.add(flag)
+        session.add(
+            AuditEntry(
+                actor_id=coordinator.id,
+                action=f"evidence_flag.{decision}",
+                subject_type="evidence_flag",
+                subject_id=str(flag.id),
+                data={
+                    "kind": flag.kind,
+                    "submission_id": str(flag.submission_id),
+                    "other_submission_id": str(flag.other_submission_id),
+                    "note": text,
+                },
+            )
+        )
+        await session.commit()
+    return flag
