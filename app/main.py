@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from app.csrf import CSRFMiddleware
 from app.db import require_current_schema
-from app.errors import ActionError
+from app.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_TYPES, ActionError, is_unavailable
 from app.live import start_hub
 from app.runtime import Urls, open_runtime
 from app.security import SecurityHeadersMiddleware
@@ -42,6 +43,7 @@ from app.views import (
 )
 
 SESSION_AGE = timedelta(days=14)
+log = logging.getLogger(__name__)
 
 
 def _wants_json(request: Request) -> bool:
@@ -65,6 +67,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         code = "not_found" if exc.status_code == 404 else "http_error"
         return JSONResponse({"error": code, "detail": exc.detail}, status_code=exc.status_code)
     return PlainTextResponse(exc.detail, status_code=exc.status_code)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """PostgreSQL or Redis unreachable: 503 with Retry-After (nothing was half-written: every
+    action is one transaction). Any other error stays a 500."""
+    if not is_unavailable(exc):
+        raise exc
+    log.warning("%s %s: backing service unavailable: %r", request.method, request.url.path, exc)
+    detail = "MCX cannot reach its database or queue right now; try again in a moment."
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _wants_json(request):
+        return JSONResponse(
+            {"error": "unavailable", "detail": detail}, status_code=503, headers=headers
+        )
+    return PlainTextResponse(detail, status_code=503, headers=headers)
 
 
 def create_app(
@@ -121,6 +138,11 @@ def create_app(
             ),
             Middleware(CSRFMiddleware),
         ],
-        exception_handlers={ActionError: _action_error, HTTPException: _http_error},
+        exception_handlers={
+            ActionError: _action_error,
+            HTTPException: _http_error,
+            # Connection failures come as any of these; the handler re-raises the rest (500).
+            **dict.fromkeys(UNAVAILABLE_TYPES, _unavailable),
+        },
         lifespan=lifespan,
     )

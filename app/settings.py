@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
+    # Longest a background job may run; arq hands the job of a worker that died to another
+    # worker this long (plus 10 s) after it started.
+    job_timeout_seconds: int = Field(default=300, ge=1, le=24 * 3600)
 
     @field_validator("base_url")
     @classmethod
