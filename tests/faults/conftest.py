@@ -141,10 +141,18 @@ class Cluster:
     pg: PrivatePostgres
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    async def start(self, name: str, *argv: str, ready_url: str | None = None) -> None:
+    async def start(
+        self, name: str, *argv: str, ready_url: str | None = None, clock_skew: float = 0
+    ) -> None:
+        """Start `mcx ARGV...` (with its wall clock moved by `clock_skew` seconds if asked)."""
         log = (self.data_dir / f"{name}.log").open("ab")
+        command = [*PYTHON, *argv]
+        env = self.env
+        if clock_skew:
+            command = [PYTHON[0], "-m", "tests.faults.skewed_clock", *argv]
+            env = {**env, "MCX_FAULT_CLOCK_SKEW": str(clock_skew)}
         proc = subprocess.Popen(  # noqa: ASYNC220, S603 - our own command; returns at once
-            [*PYTHON, *argv], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
         self.procs[name] = proc
         if ready_url is None:
@@ -160,11 +168,14 @@ class Cluster:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"{name} did not become ready: {self.log_tail(name)}")
 
-    async def serve(self, name: str = "serve") -> str:
+    async def serve(self, name: str = "serve", *, clock_skew: float = 0) -> str:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         await self.start(
-            name, "serve", "--port", str(port), "--log-level", "warning", ready_url=base + "/readyz"
+            name,
+            *("serve", "--port", str(port), "--log-level", "warning"),
+            ready_url=base + "/readyz",
+            clock_skew=clock_skew,
         )
         return base
 
