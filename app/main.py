@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from app.bodies import BodyPaceMiddleware
 from app.csrf import CSRFMiddleware
 from app.db import require_current_schema
 from app.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_TYPES, ActionError, is_unavailable
@@ -137,6 +138,12 @@ def create_app(
                 https_only=settings.secure_cookies,
             ),
             Middleware(CSRFMiddleware),
+            # Innermost: the endpoint reading the body sees a stall as an error it cleans up.
+            Middleware(
+                BodyPaceMiddleware,
+                idle=settings.body_idle_seconds,
+                min_rate=settings.body_min_bytes_per_second,
+            ),
         ],
         exception_handlers={
             ActionError: _action_error,
