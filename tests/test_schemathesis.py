@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,10 +34,9 @@ from sqlmodel import SQLModel, select
 from app.actions.submissions import check_evidence
 from app.models import Artifact, ReviewTask, Role, SubmissionVersion
 from app.runtime import Runtime, Urls, open_runtime
-from app.settings import load_settings
-from bench.harness import PYTHON, ROOT, free_port
 from tests import factories as f
 from tests.factories import auth
+from tests.served import mcx_serve
 
 MAX_EXAMPLES = int(os.environ.get("MCX_SCHEMATHESIS_EXAMPLES", "12"))
 CHECKS = [
@@ -103,60 +99,23 @@ async def _empty(runtime: Runtime) -> None:
 
 @pytest.fixture(scope="module")
 def world(services: Urls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data_dir: Path = tmp_path_factory.mktemp("schemathesis")
-    prefix = f"mcx:test:{uuid.uuid4().hex[:8]}:"
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": services.database,
-        "REDIS_URL": services.redis,
-        "MCX_REDIS_PREFIX": prefix,
-        "MCX_DATA_DIR": str(data_dir),
-    }
-    settings_ = load_settings(
-        database_url=services.database,
-        redis_url=services.redis,
-        redis_prefix=prefix,
-        data_dir=data_dir,
-    )
-    log = (data_dir / "serve.log").open("wb")
-    server = subprocess.Popen(  # noqa: S603 - our own command
-        [*PYTHON, "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    made = World(base=f"http://127.0.0.1:{port}")
+    with mcx_serve(services, tmp_path_factory.mktemp("schemathesis")) as served:
+        made = World(base=served.base)
 
-    async def with_runtime(work: Any) -> None:
-        runtime = await open_runtime(
-            settings_, Urls(database=services.database, redis=services.redis)
-        )
-        try:
-            await work(runtime)
-        finally:
-            await runtime.close()
-
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, (data_dir / "serve.log").read_text()
+        async def with_runtime(work: Any) -> None:
+            runtime = await open_runtime(
+                served.settings, Urls(database=services.database, redis=services.redis)
+            )
             try:
-                if httpx.get(made.base + "/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "mcx serve did not become ready"
-            time.sleep(0.1)
-        asyncio.run(with_runtime(lambda runtime: _seed(runtime, made)))
-        yield made
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        asyncio.run(with_runtime(_empty))
-        log_text = (data_dir / "serve.log").read_text(errors="replace")
-        assert "Traceback" not in log_text, log_text[-3000:]
+                await work(runtime)
+            finally:
+                await runtime.close()
+
+        try:
+            asyncio.run(with_runtime(lambda runtime: _seed(runtime, made)))
+            yield made
+        finally:
+            asyncio.run(with_runtime(_empty))
 
 
 def test_no_5xx_and_every_answer_matches_the_document(world: World) -> None:

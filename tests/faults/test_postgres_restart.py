@@ -112,3 +112,17 @@ async def test_postgres_crash_and_restart_under_load_fails_cleanly_and_recovers(
 async def _seen(statuses: Counter[int], status: int, n: int) -> bool:
     await asyncio.sleep(0)
     return statuses[status] >= n
+
+
+def test_only_connection_failures_count_as_unavailable() -> None:
+    from sqlalchemy import exc as sa_exc
+
+    from app.errors import is_unavailable
+
+    lost = sa_exc.DBAPIError("SELECT 1", {}, ConnectionResetError("reset by peer"))
+    assert is_unavailable(lost)
+    assert is_unavailable(FileNotFoundError(2, "No such file or directory"))  # a unix socket
+    # A bug stays a 500, and a missing file stays what it is.
+    assert not is_unavailable(sa_exc.IntegrityError("INSERT", {}, ValueError("duplicate key")))
+    assert not is_unavailable(FileNotFoundError(2, "No such file", "/data/uploads/ab/cd"))
+    assert not is_unavailable(ValueError("bad"))
