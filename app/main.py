@@ -20,7 +20,7 @@ from app.bodies import BodyPaceMiddleware
 from app.csrf import CSRFMiddleware
 from app.db import require_current_schema
 from app.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_TYPES, ActionError, is_unavailable
-from app.live import start_hub
+from app.live import ServerConnectionMiddleware, start_hub
 from app.runtime import Urls, open_runtime
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, load_settings
@@ -127,6 +127,8 @@ def create_app(
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            # Outermost: notes the server's websocket connection before anything wraps `send`.
+            Middleware(ServerConnectionMiddleware),
             # Outermost of ours: CSRF refusals and error pages get the headers too.
             Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
             Middleware(
