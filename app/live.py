@@ -1,9 +1,13 @@
 """The live hub: one Redis pub/sub subscription per process, fanned out in memory to websockets.
 
 Each open socket is a `Listener` with a bounded mailbox. The hub reads the `feed` and `user`
-channels (see app.events), decides per listener who may see each event, and queues it as
-ready-to-send JSON text; the socket's own writer task drains the mailbox (app.views.live).
-Nothing here waits on a phone: a full mailbox is emptied and replaced by one `resync`.
+channels (see app.events), decides per listener who may see each event, and hands it on.
+Each event's websocket frame is built once; a socket that is idle (nothing queued, nothing
+being sent, its connection taking data) gets those bytes written straight to its transport,
+so one event costs 5,000 phones 5,000 writes, not 5,000 task wake-ups and send chains.
+Otherwise the event waits in the mailbox as JSON text for the socket's own writer task
+(app.views.live). Nothing here waits on a phone: a full mailbox is emptied and replaced by
+one `resync`.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import events
 from app.runtime import Runtime
@@ -44,24 +49,111 @@ CONTROL_TYPES = frozenset(
 )
 
 
+def text_frame(text: str) -> bytes:
+    """A server's unmasked, unfragmented websocket text frame (RFC 6455 section 5.2)."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
+
+
+# Where ServerConnectionMiddleware leaves the server's connection object in a websocket scope.
+SERVER_CONNECTION = "mcx.server_connection"
+
+
+class ServerConnectionMiddleware:
+    """Keeps, in each websocket's scope, the object behind the server's ASGI `send` (uvicorn's
+    websockets-sansio connection under `mcx serve`), so `direct_writer` can reach its
+    transport. Outermost, before any middleware wraps `send`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SERVER_CONNECTION] = getattr(send, "__self__", None)
+        await self.app(scope, receive, send)
+
+
+def direct_writer(scope: Scope, idle: Callable[[], bool]) -> Callable[[bytes], bool] | None:
+    """A function writing a ready frame straight to this websocket's transport, or None when
+    the server is not one whose connection it understands (then the mailbox does the work).
+
+    It writes only while `idle()` (no send of the socket's own in progress), the connection
+    is open and the transport is not paused by flow control; otherwise it returns False."""
+    connection: Any = scope.get(SERVER_CONNECTION)
+    transport: Any = getattr(connection, "transport", None)
+    writable: Any = getattr(connection, "writable", None)
+    understood = (
+        transport is not None
+        and isinstance(writable, asyncio.Event)
+        and isinstance(getattr(connection, "close_sent", None), bool)
+        and isinstance(getattr(connection, "disconnected", None), bool)
+        and getattr(connection, "handshake_complete", False) is True
+    )
+    if not understood:
+        return None
+
+    def write(frame: bytes) -> bool:
+        if (
+            not idle()
+            or not writable.is_set()
+            or connection.close_sent
+            or connection.disconnected
+            or transport.is_closing()
+        ):
+            return False
+        transport.write(frame)
+        return True
+
+    return write
+
+
+class Frames:
+    """Frames built on demand and at most once per text (one event, many sockets)."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, bytes] = {}
+
+    def of(self, text: str) -> bytes:
+        frame = self._built.get(text)
+        if frame is None:
+            frame = self._built[text] = text_frame(text)
+        return frame
+
+
 @dataclass(eq=False)
 class Listener:
-    """One open socket: who it is, what it may watch, and its bounded mailbox of JSON text."""
+    """One open socket: who it is, what it may watch, and its bounded mailbox of JSON text.
+
+    `direct`, when the server allows it, writes a ready frame to the socket at once and says
+    whether it did (False: busy, paused or closing; the mailbox takes the event instead)."""
 
     user_id: str
     school: str | None
     pools: frozenset[tuple[str, str]]
     queue: asyncio.Queue[str]
     resyncs: int = 0
+    direct: Callable[[bytes], bool] | None = None
 
     def update(self, pools: Iterable[tuple[uuid.UUID, str]], school: str | None) -> None:
         """Replace the (credential, pool) feeds and school, e.g. after a `refresh`."""
         self.pools = frozenset((str(credential), pool) for credential, pool in pools)
         self.school = school.lower() if school else None
 
-    def offer(self, text: str) -> None:
-        """Queue without waiting. When full, drop what is queued and ask for a resync instead:
-        the phone refetches from PostgreSQL, and a slow phone never costs unbounded memory."""
+    def offer(self, text: str, frames: Frames | None = None) -> None:
+        """Write at once when the socket is idle, else queue without waiting. When the queue is
+        full, drop what is queued and ask for a resync instead: the phone refetches from
+        PostgreSQL, and a slow phone never costs unbounded memory."""
+        # Only with nothing queued: a direct write must never overtake an earlier event.
+        if self.direct is not None and frames is not None and self.queue.empty():
+            if self.direct(frames.of(text)):
+                return
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
@@ -219,10 +311,11 @@ class Hub:
                 log.warning("dropped a malformed feed event: %.200s", raw)
                 return
             # One pass over this process's sockets: a set-membership test each, cheap next to
-            # the JSON that is encoded once per event, not once per socket.
+            # the JSON and the frame, made once per event, not once per socket.
+            frames = Frames()
             for listener in self._listeners:
                 if event.reaches(listener):
-                    listener.offer(event.public)
+                    listener.offer(event.public, frames)
         elif channel == self._user:
             self._deliver_notification(raw)
 
@@ -239,12 +332,14 @@ class Hub:
         mine = self._by_user.get(user_id)
         if mine:
             text = json.dumps({"type": "notification", "notification": notification})
+            frames = Frames()
             for listener in mine:
-                listener.offer(text)
+                listener.offer(text, frames)
 
     def broadcast(self, text: str) -> None:
+        frames = Frames()
         for listener in self._listeners:
-            listener.offer(text)
+            listener.offer(text, frames)
 
     # -- the subscription ------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -15,10 +16,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from app.bodies import BodyPaceMiddleware
 from app.csrf import CSRFMiddleware
 from app.db import require_current_schema
-from app.errors import ActionError
-from app.live import start_hub
+from app.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_TYPES, ActionError, is_unavailable
+from app.live import ServerConnectionMiddleware, start_hub
 from app.runtime import Urls, open_runtime
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, load_settings
@@ -50,6 +52,7 @@ from app.views import (
 )
 
 SESSION_AGE = timedelta(days=14)
+log = logging.getLogger(__name__)
 
 
 def _wants_json(request: Request) -> bool:
@@ -73,6 +76,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         code = "not_found" if exc.status_code == 404 else "http_error"
         return JSONResponse({"error": code, "detail": exc.detail}, status_code=exc.status_code)
     return PlainTextResponse(exc.detail, status_code=exc.status_code)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """PostgreSQL or Redis unreachable: 503 with Retry-After (nothing was half-written: every
+    action is one transaction). Any other error stays a 500."""
+    if not is_unavailable(exc):
+        raise exc
+    log.warning("%s %s: backing service unavailable: %r", request.method, request.url.path, exc)
+    detail = "MCX cannot reach its database or queue right now; try again in a moment."
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _wants_json(request):
+        return JSONResponse(
+            {"error": "unavailable", "detail": detail}, status_code=503, headers=headers
+        )
+    return PlainTextResponse(detail, status_code=503, headers=headers)
 
 
 def create_app(
@@ -125,6 +143,8 @@ def create_app(
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            # Outermost: notes the server's websocket connection before anything wraps `send`.
+            Middleware(ServerConnectionMiddleware),
             # Outermost of ours: CSRF refusals and error pages get the headers too.
             Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
             Middleware(
@@ -136,7 +156,18 @@ def create_app(
                 https_only=settings.secure_cookies,
             ),
             Middleware(CSRFMiddleware),
+            # Innermost: the endpoint reading the body sees a stall as an error it cleans up.
+            Middleware(
+                BodyPaceMiddleware,
+                idle=settings.body_idle_seconds,
+                min_rate=settings.body_min_bytes_per_second,
+            ),
         ],
-        exception_handlers={ActionError: _action_error, HTTPException: _http_error},
+        exception_handlers={
+            ActionError: _action_error,
+            HTTPException: _http_error,
+            # Connection failures come as any of these; the handler re-raises the rest (500).
+            **dict.fromkeys(UNAVAILABLE_TYPES, _unavailable),
+        },
         lifespan=lifespan,
     )

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_from: str = "MCX <no-reply@mcx.example>"
+    # Longest a background job may run; arq hands the job of a worker that died to another
+    # worker this long (plus 10 s) after it started.
+    job_timeout_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    # A request body that stalls this long, or (after it) arrives slower than the rate, is
+    # ended with 408: slow-drip uploads cannot hold connections and disk for ever.
+    body_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
+    body_min_bytes_per_second: int = Field(default=512, ge=0)
 
     @field_validator("base_url")
     @classmethod

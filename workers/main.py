@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from arq import cron
 from arq.worker import Worker
+from redis.exceptions import RedisError
 
 from app.db import require_current_schema
 from app.runtime import arq_settings, open_runtime, resolve_urls
@@ -20,6 +23,9 @@ from workers.outcomes import reconcile_outcomes
 from workers.overdue import offer_overdue
 from workers.rebuild import rebuild_queue
 from workers.uploads import sweep_uploads
+
+log = logging.getLogger(__name__)
+RECONNECT_SECONDS = 1.0
 
 
 def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
@@ -60,6 +66,8 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
         "redis_settings": arq_settings(redis_url),
         "queue_name": settings.redis_prefix + "arq:queue",
         "max_jobs": 20,
+        # Also how long a job whose worker died stays claimed before another worker takes it.
+        "job_timeout": settings.job_timeout_seconds,
         # arq polls its queue; 0.1 s instead of 0.5 s puts a packet in the queue 4x sooner.
         "poll_delay": 0.1,
     }
@@ -71,12 +79,26 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
 
 
 async def _work(settings: Settings, *, burst: bool) -> None:
-    # Built inside the running loop: arq's Worker binds to the loop current at construction.
-    worker = build_worker(settings, burst=burst)
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
+    """Run the worker; when Redis goes away, start a new one once it answers again (its first
+    jobs rebuild the queue, which may have come back empty)."""
+    while True:
+        # Built inside the running loop: arq's Worker binds to the loop current at construction.
+        worker = build_worker(settings, burst=burst)
+        try:
+            await worker.async_run()
+            return
+        except (RedisError, OSError) as exc:
+            if burst:
+                raise
+            log.warning("lost Redis (%s); starting again in %.0f s", exc, RECONNECT_SECONDS)
+        finally:
+            # Closing tries to tidy up in Redis, which may be the thing that is gone.
+            with contextlib.suppress(RedisError, OSError):
+                await worker.close()
+            if "runtime" in worker.ctx:  # close() stops before on_shutdown when Redis is gone
+                with contextlib.suppress(RedisError, OSError):
+                    await worker.ctx.pop("runtime").close()
+        await asyncio.sleep(RECONNECT_SECONDS)
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> int:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from app.access import require_user, roles_of
 from app.auth import current_user
 from app.errors import ActionError
 from app.events import notification_json
 from app.models import Notification
+from app.views.openapi import openapi_document
 
 
 async def me(request: Request) -> JSONResponse:
@@ -57,38 +56,8 @@ async def notifications(request: Request) -> JSONResponse:
     return JSONResponse({"notifications": [notification_json(n) for n in rows]})
 
 
-def openapi_document(app_routes: list[BaseRoute]) -> dict[str, Any]:
-    """An OpenAPI 3.1 description of every /api/v1 route, summarised from its docstring."""
-    paths: dict[str, dict[str, Any]] = {}
-    for route in app_routes:
-        if not isinstance(route, Route) or not route.path.startswith("/api/v1"):
-            continue
-        doc = (route.endpoint.__doc__ or route.name.replace("_", " ")).strip().splitlines()[0]
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            paths.setdefault(route.path, {})[method.lower()] = {
-                "summary": doc,
-                "operationId": f"{method.lower()}_{route.name}",
-                "responses": {
-                    "default": {
-                        "description": 'JSON; errors are {"error": code, "detail": message}'
-                    }
-                },
-            }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "MCX API", "version": "1"},
-        "components": {
-            "securitySchemes": {
-                "token": {"type": "http", "scheme": "bearer"},
-                "cookie": {"type": "apiKey", "in": "cookie", "name": "mcx_session"},
-            }
-        },
-        "security": [{"token": []}, {"cookie": []}],
-        "paths": paths,
-    }
-
-
 async def openapi(request: Request) -> JSONResponse:
+    """This API's OpenAPI 3.1 document."""
     return JSONResponse(openapi_document(request.app.routes))
 
 

@@ -16,6 +16,7 @@ from app import access, evidence
 from app.actions import submissions
 from app.actions.catalog import criteria_of
 from app.auth import current_user
+from app.bodies import upload_slot
 from app.errors import ActionError, not_found
 from app.models import (
     Artifact,
@@ -226,7 +227,10 @@ async def upload(request: Request) -> JSONResponse:
         text_in = await body(request, TextIn)
     elif content_type.startswith("multipart/form-data"):
         limited = limited_body(request, settings.upload_max_file_bytes + 64 * 1024)
-        async with limited.form(max_files=1, max_fields=5) as form:
+        async with (
+            upload_slot(runtime.redis, settings, user.id),
+            limited.form(max_files=1, max_fields=5) as form,
+        ):
             file = form.get("file")
             if not isinstance(file, UploadFile):
                 raise ActionError("file_required", "Send the file in a field named 'file'.", 422)
@@ -237,12 +241,13 @@ async def upload(request: Request) -> JSONResponse:
                 filename=file.filename,
             )
     else:
-        stored = await evidence.store_stream(
-            request.stream(),
-            uploads_dir=settings.uploads_dir,
-            max_bytes=settings.upload_max_file_bytes,
-            filename=request.headers.get("x-filename") or request.query_params.get("filename"),
-        )
+        async with upload_slot(runtime.redis, settings, user.id):
+            stored = await evidence.store_stream(
+                request.stream(),
+                uploads_dir=settings.uploads_dir,
+                max_bytes=settings.upload_max_file_bytes,
+                filename=request.headers.get("x-filename") or request.query_params.get("filename"),
+            )
     try:
         async with runtime.sessions() as session:
             artifact = await submissions.attach_artifact(

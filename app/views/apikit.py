@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -20,6 +23,7 @@ from app.errors import ActionError
 from app.models import User
 from app.runtime import Runtime
 
+log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 MAX_JSON = 256 * 1024
 UPLOAD_CHUNK = 256 * 1024
@@ -92,8 +96,15 @@ async def idempotent(
         )
     runtime: Runtime = request.app.state.runtime
     slot = f"{runtime.settings.redis_prefix}idem:{user.id}:{request.url.path}:{key}"
-    cached = await runtime.redis.get(slot)
-    if cached is None and not await runtime.redis.set(slot + ":busy", "1", nx=True, ex=30):
+    try:
+        cached = await runtime.redis.get(slot)
+        busy = cached is None and not await runtime.redis.set(slot + ":busy", "1", nx=True, ex=30)
+    except RedisError as exc:
+        # Without Redis there is no replay store; the actions behind this (claim, submit a
+        # review) answer a double tap with the first result themselves, so carry on.
+        log.warning("idempotency store unavailable, handling %s directly: %s", key, exc)
+        return await produce()
+    if busy:
         raise ActionError("in_progress", "The same request is still being handled.", 409)
     if cached is not None:
         stored = json.loads(cached)
@@ -102,10 +113,12 @@ async def idempotent(
         response = await produce()
         if 200 <= response.status_code < 300:
             record = {"status": response.status_code, "body": json.loads(bytes(response.body))}
-            await runtime.redis.set(slot, json.dumps(record), ex=IDEMPOTENCY_SECONDS)
+            with contextlib.suppress(RedisError):  # the work is done; a replay asks the action
+                await runtime.redis.set(slot, json.dumps(record), ex=IDEMPOTENCY_SECONDS)
         return response
     finally:
-        await runtime.redis.delete(slot + ":busy")
+        with contextlib.suppress(RedisError):  # the busy marker expires by itself
+            await runtime.redis.delete(slot + ":busy")
 
 
 def limited_body(request: Request, limit: int) -> Request:

@@ -25,7 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.access import reviewer_pools
 from app.auth import bearer_token, user_from_session, user_from_token
 from app.events import notification_json
-from app.live import PING, Hub, Listener
+from app.live import PING, Hub, Listener, direct_writer
 from app.models import Notification, User
 from app.runtime import Runtime
 
@@ -164,6 +164,10 @@ class Socket:
         self._lock = asyncio.Lock()
         self._closed = False
 
+    def idle(self) -> bool:
+        """Nothing being sent or closed: another writer may put a whole frame on the wire."""
+        return not self._closed and not self._lock.locked()
+
     async def send(self, text: str) -> None:
         async with self._lock:
             if not self._closed:
@@ -225,6 +229,9 @@ async def _live(websocket: WebSocket) -> None:
         await socket.send_json(
             {"type": "hello", "user_id": str(user.id), "last_notification_id": last_id or 0}
         )
+        # From now on the hub may write frames straight to the wire (never before `hello`;
+        # what it offered meanwhile waits in the mailbox, and direct writes wait behind it).
+        listener.direct = direct_writer(websocket.scope, socket.idle)
         await _converse(socket, runtime, hub, listener, token)
     finally:
         hub.detach(listener)

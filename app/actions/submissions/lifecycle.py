@@ -6,9 +6,11 @@ tasks the credential's policy asks for (or returns the packet with the reason).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,6 +38,8 @@ from app.models import (
     User,
 )
 from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 async def submit_evidence(runtime: Runtime, earner: User, submission_id: uuid.UUID) -> Submission:
@@ -78,7 +82,14 @@ async def submit_evidence(runtime: Runtime, earner: User, submission_id: uuid.UU
             )
         )
         await session.commit()
-    await runtime.arq.enqueue_job("check_evidence", str(version.id), _job_id=f"check:{version.id}")
+    try:
+        await runtime.arq.enqueue_job(
+            "check_evidence", str(version.id), _job_id=f"check:{version.id}"
+        )
+    except RedisError as exc:
+        # Handed in all the same (PostgreSQL says 'checking'); the worker's queue rebuild
+        # enqueues the check of every packet still waiting for one.
+        log.warning("could not enqueue the check of version %s: %s", version.id, exc)
     await events.notify(
         runtime.engine,
         runtime.redis,

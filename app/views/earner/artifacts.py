@@ -12,6 +12,7 @@ from starlette.responses import Response
 from app import evidence
 from app.actions import submissions
 from app.actions.submissions import discard_unreferenced
+from app.bodies import upload_slot
 from app.errors import ActionError
 from app.models import Artifact, User
 from app.runtime import Runtime
@@ -76,7 +77,8 @@ async def attach(request: Request) -> Response:
     criterion_id = path_id(request, "criterion_id")
     try:
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            stored = await _store_form_file(request, runtime)
+            async with upload_slot(runtime.redis, runtime.settings, user.id):
+                stored = await _store_form_file(request, runtime)
             await attach_stored(runtime, user, submission_id, criterion_id, stored)
         else:
             form = await form_fields(request)

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from app import evidence, uploads
 from app.actions import uploads as upload_actions
+from app.bodies import upload_slot
 from app.errors import ActionError
 from app.models import Artifact
 from app.views.apikit import body, caller
@@ -122,7 +123,8 @@ async def write_chunk(request: Request) -> Response:
     if session.result is not None and start == session.size:
         return _answer(session, 201)  # the last chunk again: its answer was lost on the way
     try:
-        offset = await uploads.append(session, start, request.stream())
+        async with upload_slot(runtime.redis, settings, user.id):
+            offset = await uploads.append(session, start, request.stream())
     except ClientDisconnect:
         # No one is listening; what arrived is kept and the phone will ask for the offset.
         return Response(status_code=400)
