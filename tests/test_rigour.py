@@ -7,8 +7,7 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from bench.rigour.metrics import Result, final_levels
-from bench.rigour.population import (
+from app.simulation.population import (
     CRITERIA,
     LEVELS,
     Mix,
@@ -18,6 +17,7 @@ from bench.rigour.population import (
     make_population,
     score,
 )
+from bench.rigour.metrics import Result, final_levels
 from bench.rigour.report import write_report
 from bench.rigour.run import RunConfig
 from bench.rigour.world import POLICIES

@@ -8,7 +8,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from bench.rigour.population import Params
+from app.simulation.population import Params
 from bench.rigour.report import write_report
 from bench.rigour.run import RunConfig, rigour_run
 from bench.rigour.world import POLICIES

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench.rigour.population import Earner, Population, Reviewer, Trait, score
+from app.simulation.population import Earner, Population, Reviewer, Trait, score
 from bench.rigour.world import World
 
 MARKER = re.compile(r"\[packet ([\w-]+)\]")

@@ -12,8 +12,8 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.simulation.population import CRITERIA, LEVELS, PASS_LEVEL, Population, Trait
 from bench.rigour.agents import Log
-from bench.rigour.population import CRITERIA, LEVELS, PASS_LEVEL, Population, Trait
 from bench.rigour.world import World
 
 

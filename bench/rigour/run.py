@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import text
 
+from app.simulation.population import Params, Population, make_population
 from bench.harness import PYTHON, Mcx, free_port, fresh_mcx
 from bench.rigour.agents import Actor, Clock, Log, earner, review_hours, reviewer
 from bench.rigour.metrics import Result, measure
-from bench.rigour.population import Params, Population, make_population
 from bench.rigour.world import Policy, World, build_world
 
 

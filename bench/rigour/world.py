@@ -11,8 +11,8 @@ from app.actions import catalog
 from app.auth import hash_password, new_api_token
 from app.models import ApiToken, Membership, Organisation, Role, User
 from app.runtime import Runtime
+from app.simulation.population import CRITERIA, LEVEL_LABELS, PASS_LEVEL, Population
 from app.specs import CredentialSpec
-from bench.rigour.population import CRITERIA, LEVEL_LABELS, PASS_LEVEL, Population
 
 
 @dataclass(frozen=True)
