@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint bench clean
+.PHONY: run test install install-dev lint bench rigour clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: lint
 # Benchmarks against 127.0.0.1 only; bounded; writes bench/RESULTS.md.
 bench: install-dev
 	$(BIN)/python -m bench.run_all
+
+# The reviewer-population simulator against a real MCX; writes bench/RIGOUR.md and bench/rigour.svg.
+rigour: install-dev
+	$(BIN)/python -m bench.rigour
 
 clean:
 	rm -rf $(VENV) .mcx-test .pytest_cache

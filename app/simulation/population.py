@@ -1,0 +1,159 @@
+"""Who takes part in a rigour run: earners whose packets have a hidden true level per criterion,
+and reviewers with traits. Everything is drawn from one seeded generator, so a run repeats."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# The simulated rubric: CRITERIA criteria, LEVELS ordered levels (0 = Beginning .. 3 = Exemplary);
+# a packet passes when every criterion is at PASS_LEVEL or above (MCX's `min_level` rule).
+CRITERIA = 4
+LEVELS = 4
+PASS_LEVEL = 2
+LEVEL_LABELS = ["Beginning", "Developing", "Proficient", "Exemplary"]
+
+
+class Trait(StrEnum):
+    accurate = "accurate"
+    noisy = "noisy"
+    harsh = "harsh"
+    lenient = "lenient"
+    careless = "careless"
+    colluding = "colluding"
+    slow = "slow"
+    expert = "expert"
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Shares of the peer population by trait; the rest are accurate."""
+
+    careless: float = 0.20
+    harsh: float = 0.05
+    lenient: float = 0.05
+    colluding: float = 0.05
+    noisy: float = 0.10
+    slow: float = 0.05
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = 2026
+    earners: int = 120
+    peers: int = 40
+    experts: int = 4
+    mix: Mix = field(default_factory=Mix)
+    # Simulated hours: packets arrive over this window, reviewers look in every ~this often.
+    arrival_hours: float = 48.0
+    peer_visit_hours: float = 5.0
+    expert_visit_hours: float = 4.0
+    # Hours a review takes, by kind of reviewer.
+    review_hours: float = 0.75
+    careless_review_hours: float = 0.1
+    expert_review_hours: float = 1.0
+
+
+@dataclass
+class Earner:
+    key: str
+    truth: tuple[int, ...]
+    arrives_at: float  # simulated hours after the start
+    # A colluding reviewer's own packet names their partner, who passes it whatever it holds.
+    partner: str | None = None
+
+    @property
+    def truly_passes(self) -> bool:
+        return min(self.truth) >= PASS_LEVEL
+
+
+@dataclass
+class Reviewer:
+    key: str
+    trait: Trait
+    partner: str | None = None  # a colluding pair's other member (an earner key)
+
+
+@dataclass
+class Population:
+    params: Params
+    earners: list[Earner]
+    peers: list[Reviewer]
+    experts: list[Reviewer]
+
+    def earner(self, key: str) -> Earner:
+        return next(e for e in self.earners if e.key == key)
+
+
+def _truth(rng: random.Random) -> tuple[int, ...]:
+    """A packet's true levels: one underlying quality plus per-criterion variation, so that
+    many packets sit near the pass line, where review decisions are hard."""
+    quality = rng.uniform(0.9, 3.3)
+    return tuple(
+        max(0, min(LEVELS - 1, round(quality + rng.gauss(0.0, 0.55)))) for _ in range(CRITERIA)
+    )
+
+
+def make_population(params: Params) -> Population:
+    rng = random.Random(params.seed)
+    mix = params.mix
+    counts = {
+        Trait.careless: round(params.peers * mix.careless),
+        Trait.harsh: round(params.peers * mix.harsh),
+        Trait.lenient: round(params.peers * mix.lenient),
+        # Colluders come in pairs.
+        Trait.colluding: 2 * round(params.peers * mix.colluding / 2),
+        Trait.noisy: round(params.peers * mix.noisy),
+        Trait.slow: round(params.peers * mix.slow),
+    }
+    traits = [trait for trait, n in counts.items() for _ in range(n)]
+    traits += [Trait.accurate] * (params.peers - len(traits))
+    rng.shuffle(traits)
+    peers = [Reviewer(key=f"r{i:03d}", trait=t) for i, t in enumerate(traits)]
+    experts = [Reviewer(key=f"x{i:02d}", trait=Trait.expert) for i in range(params.experts)]
+
+    earners = [
+        Earner(key=f"e{i:03d}", truth=_truth(rng), arrives_at=rng.uniform(0, params.arrival_hours))
+        for i in range(params.earners)
+    ]
+    # Each colluder also submits a packet of their own (usually not good enough), which their
+    # partner will try to pass.
+    colluders = [r for r in peers if r.trait == Trait.colluding]
+    for a, b in zip(colluders[::2], colluders[1::2], strict=True):
+        for member, other in ((a, b), (b, a)):
+            packet = Earner(
+                key=f"c{member.key}",
+                truth=tuple(rng.choice((0, 1, 1, 2)) for _ in range(CRITERIA)),
+                arrives_at=rng.uniform(0, params.arrival_hours),
+                partner=other.key,
+            )
+            earners.append(packet)
+            member.partner = f"c{other.key}"
+    earners.sort(key=lambda e: e.arrives_at)
+    return Population(params=params, earners=earners, peers=peers, experts=experts)
+
+
+def score(
+    reviewer: Reviewer, truth: tuple[int, ...], rng: random.Random, *, owner: str | None
+) -> list[int]:
+    """The levels this reviewer gives a packet whose true levels are `truth`."""
+
+    def clamp(level: float) -> int:
+        return max(0, min(LEVELS - 1, round(level)))
+
+    trait = reviewer.trait
+    if trait == Trait.colluding and owner is not None and owner == reviewer.partner:
+        return [LEVELS - 1] * len(truth)
+    if trait == Trait.careless:
+        return [rng.randrange(LEVELS) for _ in truth]
+    if trait == Trait.expert:
+        return [t if rng.random() < 0.95 else clamp(t + rng.choice((-1, 1))) for t in truth]
+    if trait == Trait.noisy:
+        return [clamp(t + rng.gauss(0.0, 0.9)) for t in truth]
+    offset = {Trait.harsh: -1, Trait.lenient: 1}.get(trait, 0)
+    # Accurate (and slow, colluding on strangers' work, harsh/lenient around their offset).
+    return [
+        clamp(t + offset) if rng.random() < 0.85 else clamp(t + offset + rng.choice((-1, 1)))
+        for t in truth
+    ]

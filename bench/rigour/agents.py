@@ -1,0 +1,213 @@
+"""The simulated people, acting on a compressed clock through MCX's public HTTP API.
+
+One simulated hour lasts `scale` wall seconds. Earners start, write and submit their packet when
+they arrive; reviewers and experts drop by now and then, claim the next task, take their time,
+and score it according to their trait. Known-answer tasks look like any other task: reviewers
+cannot tell them apart, and neither can this code (it only reads the packet's marker)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from app.simulation.population import Earner, Population, Reviewer, Trait, score
+from bench.rigour.world import World
+
+MARKER = re.compile(r"\[packet ([\w-]+)\]")
+WORDS = (
+    "students discussion evidence lesson feedback inquiry questions model practice growth "
+    "reading writing talk partners goals criteria rubric exit ticket data small groups "
+    "vocabulary scaffold reflect revise assess conference anchor chart routine strategy"
+).split()
+
+
+class Clock:
+    """Simulated hours since the start; one simulated hour lasts `scale` wall seconds."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self.started = time.monotonic()
+
+    def hours(self) -> float:
+        return (time.monotonic() - self.started) / self.scale
+
+    async def sleep(self, hours: float) -> None:
+        await asyncio.sleep(max(0.0, hours) * self.scale)
+
+
+@dataclass
+class Log:
+    """What the simulation saw happen (the database says the rest)."""
+
+    submission_of: dict[str, str] = field(default_factory=dict)  # earner key -> submission id
+    submitted_wall: dict[str, datetime] = field(default_factory=dict)
+    reviews: Counter[str] = field(default_factory=Counter)  # reviewer key -> reviews submitted
+    blocked_after: dict[str, int] = field(default_factory=dict)  # reviews done when refused
+    refusals: Counter[str] = field(default_factory=Counter)  # refusal code -> count
+    abandoned: int = 0
+    late: int = 0  # reviews refused because the lease had run out
+    expert_reviews: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def reflection(earner_key: str, rng: random.Random) -> str:
+    words = " ".join(rng.choice(WORDS) for _ in range(160))
+    return f"[packet {earner_key}] {words.capitalize()}."
+
+
+class Actor:
+    def __init__(self, world: World, http: httpx.AsyncClient, log: Log, key: str) -> None:
+        self.world = world
+        self.http = http
+        self.log = log
+        self.key = key
+        self.headers = {"Authorization": f"Bearer {world.tokens[key]}"}
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = await self.http.request(method, path, headers=self.headers, **kwargs)
+        if response.status_code >= 500:
+            self.log.errors.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
+        return response
+
+
+async def earner(actor: Actor, who: Earner, clock: Clock, rng: random.Random) -> None:
+    await clock.sleep(who.arrives_at - clock.hours())
+    world = actor.world
+    started = await actor.call(
+        "POST", "/api/v1/submissions", json={"credential_id": str(world.credential_id)}
+    )
+    if started.status_code != 201:
+        actor.log.errors.append(f"start {who.key}: {started.status_code} {started.text[:200]}")
+        return
+    submission_id = started.json()["id"]
+    attached = await actor.call(
+        "PUT",
+        f"/api/v1/submissions/{submission_id}/artifacts/{world.criterion_id}",
+        json={"text": reflection(who.key, rng)},
+    )
+    submitted = await actor.call("POST", f"/api/v1/submissions/{submission_id}/submit")
+    if attached.status_code >= 300 or submitted.status_code >= 300:
+        actor.log.errors.append(f"submit {who.key}: {attached.status_code} {submitted.text[:200]}")
+        return
+    actor.log.submission_of[who.key] = submission_id
+    actor.log.submitted_wall[who.key] = datetime.now(UTC)
+
+
+async def _partner_task(actor: Actor, who: Reviewer) -> httpx.Response | None:
+    """A colluder's side channel: the partner said when they submitted; claim the open task that
+    appeared just then, by id, instead of taking what MCX offers."""
+    when = actor.log.submitted_wall.get(who.partner or "")
+    if when is None:
+        return None
+    listed = await actor.call("GET", "/api/v1/tasks")
+    if listed.status_code != 200:
+        return None
+    candidates = [
+        t
+        for t in listed.json()["tasks"]
+        if t["credential_id"] == str(actor.world.credential_id)
+        and datetime.fromisoformat(t["waiting_since"]) >= when
+    ]
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda t: datetime.fromisoformat(t["waiting_since"]))
+    return await actor.call("POST", f"/api/v1/tasks/{best['task_id']}/claim")
+
+
+async def review_once(
+    actor: Actor,
+    who: Reviewer,
+    truths: dict[str, tuple[int, ...]],
+    clock: Clock,
+    rng: random.Random,
+    hours: float,
+) -> bool:
+    """Claim one task and review it; False when there was nothing (or no right) to claim."""
+    claimed = None
+    if who.trait == Trait.colluding:
+        claimed = await _partner_task(actor, who)
+    if claimed is None or claimed.status_code != 201:
+        claimed = await actor.call("POST", "/api/v1/tasks/claim-next")
+    if claimed.status_code == 404:
+        return False
+    if claimed.status_code != 201:
+        code = claimed.json().get("error", {}).get("code", str(claimed.status_code))
+        actor.log.refusals[code] += 1
+        actor.log.blocked_after.setdefault(who.key, actor.log.reviews[who.key])
+        return False
+    claim = claimed.json()
+    task = (await actor.call("GET", f"/api/v1/tasks/{claim['task_id']}")).json()
+    found = MARKER.search(task["evidence"][0]["text"] or "")
+    if found is None or found.group(1) not in truths:
+        actor.log.errors.append(f"task {claim['task_id']}: no packet marker")
+        return False
+    packet = found.group(1)
+    if who.trait == Trait.slow and rng.random() < 0.5:
+        actor.log.abandoned += 1  # claimed, then forgotten: the lease runs out
+        return True
+    await clock.sleep(hours)
+    levels = score(who, truths[packet], rng, owner=packet)
+    criteria = task["rubric"]["criteria"]
+    scores = [
+        {
+            "criterion_id": c["criterion_id"],
+            "level_id": sorted(c["levels"], key=lambda lv: lv["points"])[level]["level_id"],
+        }
+        for c, level in zip(criteria, levels, strict=True)
+    ]
+    sent = await actor.call(
+        "POST",
+        f"/api/v1/tasks/{claim['task_id']}/review",
+        json={
+            "lease_version": claim["lease_version"],
+            "scores": scores,
+            "feedback": "Scored against the rubric; see each criterion.",
+        },
+    )
+    if sent.status_code == 409:
+        actor.log.late += 1
+    elif sent.status_code >= 300:
+        actor.log.errors.append(f"review {who.key}: {sent.status_code} {sent.text[:200]}")
+    else:
+        actor.log.reviews[who.key] += 1
+        if who.trait == Trait.expert:
+            actor.log.expert_reviews += 1
+    return True
+
+
+async def reviewer(
+    actor: Actor,
+    who: Reviewer,
+    truths: dict[str, tuple[int, ...]],
+    clock: Clock,
+    rng: random.Random,
+    stop: asyncio.Event,
+    *,
+    visit_hours: float,
+    review_hours: float,
+) -> None:
+    """Drop by every ~visit_hours (exponential), review up to three tasks, leave."""
+    while not stop.is_set():
+        await clock.sleep(rng.expovariate(1.0 / visit_hours))
+        for _ in range(3):
+            if stop.is_set() or not await review_once(actor, who, truths, clock, rng, review_hours):
+                break
+            if rng.random() < 0.5:
+                break
+
+
+def review_hours(population: Population, who: Reviewer) -> float:
+    params = population.params
+    if who.trait == Trait.expert:
+        return params.expert_review_hours
+    if who.trait == Trait.careless:
+        return params.careless_review_hours
+    return params.review_hours

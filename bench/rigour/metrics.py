@@ -1,0 +1,201 @@
+"""What a policy's run achieved, read back from PostgreSQL and compared with the hidden truth."""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+import krippendorff
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.simulation.population import CRITERIA, LEVELS, PASS_LEVEL, Population, Trait
+from bench.rigour.agents import Log
+from bench.rigour.world import World
+
+
+@dataclass
+class Result:
+    policy: str
+    label: str
+    submissions: int
+    decided: int
+    right: int
+    false_pass: int
+    false_fail: int
+    criterion_right: float  # share of (packet, criterion) final levels equal to the truth
+    alpha: float  # Krippendorff's alpha (ordinal) over the peers' scores
+    escalated: int
+    expert_hours: float
+    median_hours: float
+    p90_hours: float
+    leases_expired: int
+    careless: int
+    careless_stopped: int  # careless reviewers who lost claim rights
+    careless_stopped_within_10: int
+    careless_reviews: list[int]  # reviews each careless reviewer completed before being stopped
+    colluders_stopped: int
+    colluders: int
+    errors: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.decided if self.decided else float("nan")
+
+    @property
+    def escalated_share(self) -> float:
+        return self.escalated / self.submissions if self.submissions else float("nan")
+
+
+def quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def final_levels(peer: list[list[int]], expert: list[list[int]]) -> list[int]:
+    """Per criterion: the last expert's levels when an expert scored, else the peers' median
+    (the lower middle value for an even count, as MCX counts)."""
+    if expert:
+        return expert[-1]
+    return [sorted(col)[(len(col) - 1) // 2] for col in zip(*peer, strict=True)]
+
+
+async def measure(
+    engine: AsyncEngine,
+    world: World,
+    population: Population,
+    log: Log,
+    scale: float,
+    *,
+    expert_hours_each: float,
+) -> Result:
+    key_of = {uuid.UUID(sid): key for key, sid in log.submission_of.items()}
+    truth = {e.key: e.truth for e in population.earners}
+    async with engine.connect() as conn:
+        outcomes = (
+            await conn.execute(
+                text(
+                    "SELECT s.id, o.decision, EXTRACT(EPOCH FROM o.decided_at - v.submitted_at) "
+                    "FROM submissions s JOIN submission_versions v ON v.submission_id = s.id "
+                    "LEFT JOIN outcomes o ON o.version_id = v.id WHERE s.credential_id = :c"
+                ),
+                {"c": world.credential_id},
+            )
+        ).all()
+        scores = (
+            await conn.execute(
+                text(
+                    "SELECT r.submission_id, r.reviewer_id, t.pool, rc.position, lv.position "
+                    "FROM reviews r JOIN review_tasks t ON t.id = r.task_id "
+                    "JOIN submissions s ON s.id = r.submission_id "
+                    "JOIN review_scores sc ON sc.review_id = r.id "
+                    "JOIN rubric_criteria rc ON rc.id = sc.criterion_id "
+                    "JOIN rubric_levels lv ON lv.id = sc.level_id "
+                    "WHERE r.state = 'submitted' AND s.credential_id = :c "
+                    "ORDER BY r.submitted_at, rc.position"
+                ),
+                {"c": world.credential_id},
+            )
+        ).all()
+        escalated = (
+            await conn.execute(
+                text(
+                    "SELECT count(DISTINCT t.submission_id) FROM review_tasks t "
+                    "JOIN submissions s ON s.id = t.submission_id "
+                    "WHERE t.pool = 'expert' AND s.credential_id = :c"
+                ),
+                {"c": world.credential_id},
+            )
+        ).scalar_one()
+        expired = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM notifications WHERE kind = 'claim.expired' "
+                    "AND user_id = ANY(:users)"
+                ),
+                {"users": list(world.user_ids.values())},
+            )
+        ).scalar_one()
+
+    # review -> levels by criterion position
+    reviews: dict[tuple[uuid.UUID, uuid.UUID], tuple[str, dict[int, int]]] = {}
+    for submission_id, reviewer_id, pool, criterion, level in scores:
+        reviews.setdefault((submission_id, reviewer_id), (pool, {}))[1][criterion] = level
+    peer_levels: dict[uuid.UUID, list[list[int]]] = defaultdict(list)
+    expert_levels: dict[uuid.UUID, list[list[int]]] = defaultdict(list)
+    for (submission_id, _), (pool, by_criterion) in reviews.items():
+        levels = [by_criterion[c] for c in sorted(by_criterion)]
+        (expert_levels if pool == "expert" else peer_levels)[submission_id].append(levels)
+
+    right = false_pass = false_fail = decided = 0
+    criterion_hits = criterion_total = 0
+    hours: list[float] = []
+    for submission_id, decision, seconds in outcomes:
+        key = key_of.get(submission_id)
+        if key is None or decision is None:
+            continue
+        decided += 1
+        hours.append(float(seconds) / scale)
+        truly = min(truth[key]) >= PASS_LEVEL
+        said = decision == "pass"
+        right += said == truly
+        false_pass += said and not truly
+        false_fail += truly and not said
+        if peer_levels[submission_id] or expert_levels[submission_id]:
+            final = final_levels(peer_levels[submission_id], expert_levels[submission_id])
+            criterion_hits += sum(f == t for f, t in zip(final, truth[key], strict=True))
+            criterion_total += CRITERIA
+
+    # Krippendorff's alpha (ordinal) over peer scores: units are (packet, criterion).
+    coders = sorted({reviewer for (_, reviewer) in reviews if reviews[(_, reviewer)][0] == "peer"})
+    units = sorted({(s, c) for (s, r), (pool, lv) in reviews.items() if pool == "peer" for c in lv})
+    index = {u: i for i, u in enumerate(units)}
+    matrix = np.full((len(coders), len(units)), np.nan)
+    for row, coder in enumerate(coders):
+        for (s, r), (pool, lv) in reviews.items():
+            if r == coder and pool == "peer":
+                for c, level in lv.items():
+                    matrix[row, index[(s, c)]] = level
+    alpha = (
+        float(
+            krippendorff.alpha(
+                reliability_data=matrix,
+                level_of_measurement="ordinal",
+                value_domain=list(range(LEVELS)),
+            )
+        )
+        if (np.sum(~np.isnan(matrix), axis=0) >= 2).any()
+        else float("nan")  # one review per packet: nothing to agree on
+    )
+
+    careless = [r.key for r in population.peers if r.trait == Trait.careless]
+    colluders = [r.key for r in population.peers if r.trait == Trait.colluding]
+    stopped = [log.blocked_after[k] for k in careless if k in log.blocked_after]
+    return Result(
+        policy=world.policy.name,
+        label=world.policy.label,
+        submissions=len(log.submission_of),
+        decided=decided,
+        right=right,
+        false_pass=false_pass,
+        false_fail=false_fail,
+        criterion_right=criterion_hits / criterion_total if criterion_total else float("nan"),
+        alpha=alpha,
+        escalated=int(escalated),
+        expert_hours=log.expert_reviews * expert_hours_each,
+        median_hours=statistics.median(hours) if hours else float("nan"),
+        p90_hours=quantile(hours, 0.9),
+        leases_expired=int(expired),
+        careless=len(careless),
+        careless_stopped=len(stopped),
+        careless_stopped_within_10=sum(1 for n in stopped if n <= 10),
+        careless_reviews=sorted(log.reviews[k] for k in careless),
+        colluders_stopped=sum(1 for k in colluders if k in log.blocked_after),
+        colluders=len(colluders),
+        errors=len(log.errors),
+    )

@@ -1,0 +1,114 @@
+"""One rigour run: a fresh MCX (real `mcx serve` and `mcx worker` on PostgreSQL and Redis), one
+world per policy, the same simulated population in each, all on one compressed clock."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import text
+
+from app.simulation.population import Params, Population, make_population
+from bench.harness import PYTHON, Mcx, free_port, fresh_mcx
+from bench.rigour.agents import Actor, Clock, Log, earner, review_hours, reviewer
+from bench.rigour.metrics import Result, measure
+from bench.rigour.world import Policy, World, build_world
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    params: Params
+    policies: tuple[Policy, ...]
+    scale: float = 1.0  # wall seconds per simulated hour
+    lease_minutes: int = 1  # real minutes; with scale 1.0 a lease lasts 60 simulated hours
+    horizon_hours: float = 260.0  # give up on undecided work after this long
+
+
+async def _undecided(mcx: Mcx, world: World, log: Log) -> int:
+    async with mcx.runtime.engine.connect() as conn:
+        decided = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM outcomes o JOIN submissions s ON s.id = o.submission_id "
+                    "WHERE s.credential_id = :c"
+                ),
+                {"c": world.credential_id},
+            )
+        ).scalar_one()
+    return len(log.submission_of) - int(decided)
+
+
+async def _simulate(
+    mcx: Mcx, base: str, world: World, population: Population, config: RunConfig, clock: Clock
+) -> Log:
+    log = Log()
+    stop = asyncio.Event()
+    seed = config.params.seed
+    truths = {e.key: e.truth for e in population.earners}
+    limits = httpx.Limits(max_connections=40)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        people = [
+            earner(Actor(world, http, log, e.key), e, clock, random.Random(f"{seed}:{e.key}"))
+            for e in population.earners
+        ]
+        visits = {
+            r.key: config.params.expert_visit_hours
+            if r in population.experts
+            else config.params.peer_visit_hours
+            for r in (*population.peers, *population.experts)
+        }
+        people += [
+            reviewer(
+                Actor(world, http, log, r.key),
+                r,
+                truths,
+                clock,
+                random.Random(f"{seed}:{r.key}"),
+                stop,
+                visit_hours=visits[r.key],
+                review_hours=review_hours(population, r),
+            )
+            for r in (*population.peers, *population.experts)
+        ]
+        running = [asyncio.create_task(p) for p in people]
+        try:
+            while clock.hours() < config.horizon_hours:
+                await clock.sleep(2.0)
+                arrived = clock.hours() > config.params.arrival_hours + 1
+                if arrived and await _undecided(mcx, world, log) == 0:
+                    break
+        finally:
+            stop.set()
+            await asyncio.wait(running, timeout=30 * config.scale + 60)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+    return log
+
+
+async def rigour_run(config: RunConfig) -> list[Result]:
+    population = make_population(config.params)
+    async with fresh_mcx(demo=False) as mcx:
+        worlds = [
+            await build_world(mcx.runtime, policy, population, lease_minutes=config.lease_minutes)
+            for policy in config.policies
+        ]
+        base = await mcx.serve(free_port())
+        await mcx.start("worker", [*PYTHON, "worker"])
+        clock = Clock(config.scale)
+        logs = await asyncio.gather(
+            *(_simulate(mcx, base, w, population, config, clock) for w in worlds)
+        )
+        return [
+            await measure(
+                mcx.runtime.engine,
+                world,
+                population,
+                log,
+                config.scale,
+                expert_hours_each=config.params.expert_review_hours,
+            )
+            for world, log in zip(worlds, logs, strict=True)
+        ]
