@@ -259,9 +259,6 @@ async def access_artifact(
     raise not_found("That file")
 
 
-async def reviewer_pools(
-    session: AsyncSession, user: User, *, gated: bool = True
-) -> set[tuple[uuid.UUID, str]]:
 async def shares_group_with(session: AsyncSession, user: User, submission: Submission) -> bool:
     """Whether the user and the packet's earner are in a study group working on its
     credential (where drafts are shared for informal feedback)."""
@@ -288,7 +285,9 @@ async def shares_group_with(session: AsyncSession, user: User, submission: Submi
     return row.first() is not None
 
 
-async def reviewer_pools(session: AsyncSession, user: User) -> set[tuple[uuid.UUID, str]]:
+async def reviewer_pools(
+    session: AsyncSession, user: User, *, gated: bool = True
+) -> set[tuple[uuid.UUID, str]]:
     """The (credential, pool) feeds this person may watch: the per-credential half of
     eligibility (role, suspension, required badge, and unless `gated` is False the quality
     gate); per-submission rules apply per task."""
@@ -375,6 +374,8 @@ async def access_review_of_mine(
     if submission.earner_id != user.id:
         raise not_found("That review")
     return review, submission
+
+
 async def access_award_as_coordinator(
     session: AsyncSession, user: User, award_id: uuid.UUID
 ) -> Award:
@@ -401,6 +402,8 @@ async def access_own_award(session: AsyncSession, user: User, award_id: uuid.UUI
     if award is None or award.user_id != user.id:
         raise not_found("That badge")
     return award
+
+
 async def access_coaching_request(
     session: AsyncSession, user: User, request_id: uuid.UUID
 ) -> CoachingRequest:

@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     link_check_private: bool = False
     nudge_idle_days: int = Field(default=7, ge=1, le=365)
     nudge_pilot_spots_left: int = Field(default=3, ge=1, le=1000)
-    review_target_hours: int = Field(default=72, ge=1, le=24 * 60)
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str | None = None

@@ -240,6 +240,8 @@ async def calibration_example(
     return await calibration.add_example(
         runtime, coordinator, credential.id, title, "A sample reflection on coaching.", refs
     )
+
+
 async def issuer(runtime: Runtime, slug: str = "ipa") -> Organisation:
     """An organisation with the contact details an Open Badges issuer profile carries."""
     async with runtime.sessions() as session:

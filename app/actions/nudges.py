@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from sqlalchemy import func, literal_column
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +32,7 @@ from app.models import (
     TaskState,
     User,
 )
+from app.queue_health import DEFAULT_TARGET_HOURS
 from app.runtime import Runtime
 
 DEFAULT = NudgePreference(user_id=uuid.UUID(int=0))
@@ -230,7 +232,13 @@ async def _pilot_spots(runtime: Runtime, now: datetime, sent: Sent) -> None:
 async def _waiting_work(runtime: Runtime, now: datetime, sent: Sent) -> None:
     """Reviewers who may claim work that has waited past the target hear about it once."""
     settings = runtime.settings
-    waiting_since = now - timedelta(hours=settings.review_target_hours)
+    # Past the credential's own time target (the queue-health default when it has none).
+    overdue = (
+        col(ReviewTask.created_at)
+        + func.coalesce(col(Credential.target_hours), DEFAULT_TARGET_HOURS)
+        * literal_column("interval '1 hour'")
+        < now
+    )
     async with runtime.sessions() as session:
         orgs = (
             await session.exec(
@@ -238,7 +246,7 @@ async def _waiting_work(runtime: Runtime, now: datetime, sent: Sent) -> None:
                 .join(Submission, col(Submission.credential_id) == col(Credential.id))
                 .join(ReviewTask, col(ReviewTask.submission_id) == col(Submission.id))
                 .where(ReviewTask.state == TaskState.open)
-                .where(col(ReviewTask.created_at) < waiting_since)
+                .where(overdue)
                 .distinct()
             )
         ).all()
@@ -259,13 +267,7 @@ async def _waiting_work(runtime: Runtime, now: datetime, sent: Sent) -> None:
     for reviewer in reviewers:
         async with runtime.sessions() as session:
             preference = await preference_of(session, reviewer.id)
-            rows = (
-                await session.execute(
-                    access.eligible_tasks(reviewer).where(
-                        col(ReviewTask.created_at) < waiting_since
-                    )
-                )
-            ).all()
+            rows = (await session.execute(access.eligible_tasks(reviewer).where(overdue))).all()
             if not rows:
                 continue
             if quiet(preference, now):
@@ -286,7 +288,7 @@ async def _waiting_work(runtime: Runtime, now: datetime, sent: Sent) -> None:
             preference,
             "waiting_work",
             {"tasks": len(fresh), "credentials": titles},
-            f"{len(fresh)} packet(s) have waited more than {settings.review_target_hours} hours",
+            f"{len(fresh)} packet(s) have waited past their time target",
             f"Hello {reviewer.name},\n\nEducators are waiting for feedback on: "
             f"{', '.join(titles)}. Claim one from your feed:\n{settings.base_url}/review\n",
             sent,

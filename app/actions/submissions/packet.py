@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import evidence
