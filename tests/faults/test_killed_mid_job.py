@@ -79,6 +79,12 @@ async def test_work_cut_off_by_a_killed_process_is_done_again_exactly_once(
 
     await until(in_review, seconds=40, what="the check job to run again")
     assert await cluster.count("SELECT count(*) FROM review_tasks") == 1
+
+    # The earner hears once the job has finished (the notification follows the commit).
+    async def queued_once() -> bool:
+        return await notifications(cluster, "submission.queued") >= 1
+
+    await until(queued_once, what="the earner to hear the packet is queued")
     assert await notifications(cluster, "submission.queued") == 1
 
     # 2. A web process is killed after committing the review, before deciding the outcome.
