@@ -105,3 +105,34 @@ async def test_a_coordinator_rules_on_an_appeal_and_the_record_shows_every_step(
         data={"csrf_token": other_token, "decision": "uphold", "ruling": "No."},
     )
     assert refused.status_code == 404
+
+
+async def test_every_coordinator_page_is_for_coordinators_only(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await f.organisation(runtime)
+    credential = await f.credential(runtime)
+    pages = [
+        "/coordinate/credentials/new",
+        f"/coordinate/credentials/{credential.id}/edit",
+        "/coordinate/catalogue/import",
+        "/coordinate/catalogue/ipa.json",
+        "/coordinate/health",
+        "/coordinate/health.json",
+        "/coordinate/health/live",
+        "/coordinate/people",
+        "/coordinate/stacks",
+        "/coordinate/appeals",
+        "/coordinate/audit",
+        f"/coordinate/submissions/{credential.id}",
+    ]
+    for path in pages:
+        answer = await client.get(path)
+        assert answer.status_code in (303, 401), path  # log in first
+    for api in ("/api/v1/organisations/ipa/catalogue", "/api/v1/reports/holders"):
+        assert (await client.get(api)).status_code == 401, api
+    # An earner, a reviewer and a recognizer: every page looks missing.
+    await f.person(runtime, "someone", [Role.earner, Role.reviewer, Role.recognizer])
+    await log_in(client, "someone@mcx.example", PASSWORD)
+    for path in pages:
+        assert (await client.get(path)).status_code == 404, path
