@@ -139,13 +139,14 @@ def create_app(
                 same_site="lax",
                 https_only=settings.secure_cookies,
             ),
-            Middleware(CSRFMiddleware),
-            # Innermost: the endpoint reading the body sees a stall as an error it cleans up.
+            # Before the CSRF check, which may read a form's body; an endpoint reading the body
+            # sees a stall as an error it cleans up after.
             Middleware(
                 BodyPaceMiddleware,
                 idle=settings.body_idle_seconds,
                 min_rate=settings.body_min_bytes_per_second,
             ),
+            Middleware(CSRFMiddleware),
         ],
         exception_handlers={
             ActionError: _action_error,
