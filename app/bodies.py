@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import ActionError
@@ -39,14 +40,20 @@ return 1
 """
 
 
-def too_slow(detail: str) -> ActionError:
-    return ActionError("too_slow", detail, 408)
+class BodyTooSlow(ActionError):
+    def __init__(self, detail: str) -> None:
+        super().__init__("too_slow", detail, 408)
+
+
+def too_slow(detail: str) -> BodyTooSlow:
+    return BodyTooSlow(detail)
 
 
 class BodyPaceMiddleware:
     """Ends a request whose body stalls (no bytes for `idle` seconds) or drips (after `idle`
     seconds, fewer than `min_rate` bytes a second on average) with 408. The endpoint sees the
-    error where it reads the body, so its usual clean-up of a failed upload runs."""
+    error where it reads the body, so its usual clean-up of a failed upload runs; a middleware
+    reading the body first (the CSRF check of a form) gets the 408 from here."""
 
     def __init__(self, app: ASGIApp, *, idle: float, min_rate: int) -> None:
         self.app = app
@@ -83,7 +90,21 @@ class BodyPaceMiddleware:
                 )
             return message
 
-        await self.app(scope, paced, send)
+        responded = False
+
+        async def watched(message: Message) -> None:
+            nonlocal responded
+            responded = responded or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, paced, watched)
+        except BodyTooSlow as exc:
+            if responded:
+                raise
+            await JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=408)(
+                scope, receive, send
+            )
 
 
 @contextlib.asynccontextmanager

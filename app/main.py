@@ -81,8 +81,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unavailable(request: Request, exc: Exception) -> Response:
     """PostgreSQL or Redis unreachable: 503 with Retry-After (nothing was half-written: every
     action is one transaction). Any other error stays a 500."""
-    if not is_unavailable(exc):
-        raise exc
+    if request.scope["type"] != "http" or not is_unavailable(exc):
+        raise exc  # a websocket's failure closes it as before (1011); anything else is a 500
     log.warning("%s %s: backing service unavailable: %r", request.method, request.url.path, exc)
     detail = "MCX cannot reach its database or queue right now; try again in a moment."
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -155,13 +155,14 @@ def create_app(
                 same_site="lax",
                 https_only=settings.secure_cookies,
             ),
-            Middleware(CSRFMiddleware),
-            # Innermost: the endpoint reading the body sees a stall as an error it cleans up.
+            # Before the CSRF check, which may read a form's body; an endpoint reading the body
+            # sees a stall as an error it cleans up after.
             Middleware(
                 BodyPaceMiddleware,
                 idle=settings.body_idle_seconds,
                 min_rate=settings.body_min_bytes_per_second,
             ),
+            Middleware(CSRFMiddleware),
         ],
         exception_handlers={
             ActionError: _action_error,

@@ -102,6 +102,25 @@ async def test_a_stalled_or_dripping_upload_gets_408_and_leaves_nothing(
         assert fine.status_code == 201, fine.text
 
 
+async def test_a_dripping_form_post_is_cut_off_before_the_csrf_check_reads_it(
+    paced: Starlette,
+) -> None:
+    async def drips() -> AsyncIterator[bytes]:
+        for byte in b"email=a%40b.example&password=" + b"x" * 200:
+            yield bytes([byte])
+            await asyncio.sleep(IDLE / 3)
+
+    transport = httpx.ASGITransport(app=paced)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        answer = await client.post(
+            "/login",
+            content=drips(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert answer.status_code == 408 and answer.json()["error"] == "too_slow"
+    assert answer.headers["x-content-type-options"] == "nosniff"  # still inside the headers
+
+
 async def test_one_person_sends_at_most_a_few_uploads_at_once(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
