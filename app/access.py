@@ -18,7 +18,9 @@ from app.models import (
     Membership,
     Pool,
     Privacy,
+    QualityPolicy,
     Review,
+    ReviewerStanding,
     ReviewTask,
     Role,
     Submission,
@@ -75,15 +77,19 @@ def eligible_tasks(user: User, *, open_only: bool = True) -> Any:
 
     Every rule of eligibility lives here, one condition per line, so listing, claiming and
     claim-next cannot disagree: the role for the pool in the issuing organisation (not
-    suspended); the required badge ("earn it to assess it"); not the earner; not already on
-    this submission; not from the earner's school when the credential says so.
+    suspended); the required badge ("earn it to assess it"); the quality gate (calibrated
+    when the credential asks for it, not suspended for low trust); not the earner; not
+    already on this submission; not from the earner's school when the credential says so.
     """
     earner = aliased(User)
     earlier_task = aliased(ReviewTask)
     return (
-        select(ReviewTask, Submission, Credential)
-        .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
-        .join(Credential, col(Credential.id) == col(Submission.credential_id))
+        _quality_gated(
+            select(ReviewTask, Submission, Credential)
+            .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
+            .join(Credential, col(Credential.id) == col(Submission.credential_id)),
+            user,
+        )
         .join(earner, col(earner.id) == col(Submission.earner_id))
         .where(
             col(ReviewTask.state).in_(
@@ -125,6 +131,44 @@ def eligible_tasks(user: User, *, open_only: bool = True) -> Any:
                 func.lower(col(earner.school)) != (user.school or "").lower(),
             )
         )
+    )
+
+
+def _quality_gated(query: Any, user: User) -> Any:
+    """Join the credential's quality policy and this reviewer's standing (one row each at
+    most, by primary key and unique index) and keep credentials the reviewer may claim for:
+    calibrated when calibration is required, and not suspended for low trust."""
+    return (
+        query.outerjoin(QualityPolicy, col(QualityPolicy.credential_id) == col(Credential.id))
+        .outerjoin(
+            ReviewerStanding,
+            and_(
+                col(ReviewerStanding.credential_id) == col(Credential.id),
+                col(ReviewerStanding.reviewer_id) == user.id,
+            ),
+        )
+        .where(col(ReviewerStanding.suspended_at).is_(None))
+        .where(
+            or_(
+                func.coalesce(col(QualityPolicy.calibration_required), 0) == 0,
+                col(ReviewerStanding.calibrated_at).is_not(None),
+            )
+        )
+    )
+
+
+# How far ahead of equally old work a reviewer's most trusted credentials come in claim-next:
+# trust 100 is 12 hours ahead, trust 50 six; escalations and appeals still lead by a day.
+TRUST_LEAD_SECONDS = 12 * 3600
+
+
+def by_trust_priority(query: Any) -> Any:
+    """claim-next's order: by_priority, with the work of credentials where this reviewer is
+    most trusted first (a newcomer counts as the prior, 75)."""
+    boost = case((col(ReviewTask.reason) == TaskReason.initial, 0), else_=86400)
+    trust = func.coalesce(col(ReviewerStanding.trust), 75.0) / 100.0 * TRUST_LEAD_SECONDS
+    return query.order_by(
+        func.extract("epoch", col(ReviewTask.created_at)) - boost - trust, col(ReviewTask.id)
     )
 
 
@@ -208,12 +252,17 @@ async def access_artifact(
     raise not_found("That file")
 
 
-async def reviewer_pools(session: AsyncSession, user: User) -> set[tuple[uuid.UUID, str]]:
+async def reviewer_pools(
+    session: AsyncSession, user: User, *, gated: bool = True
+) -> set[tuple[uuid.UUID, str]]:
     """The (credential, pool) feeds this person may watch: the per-credential half of
-    eligibility (role, suspension, required badge); per-submission rules apply per task."""
+    eligibility (role, suspension, required badge, and unless `gated` is False the quality
+    gate); per-submission rules apply per task."""
+    query = select(Credential.id, Membership.role)
+    if gated:
+        query = _quality_gated(query.select_from(Credential), user)
     rows = await session.execute(
-        select(Credential.id, Membership.role)
-        .join(Membership, col(Membership.organisation_id) == col(Credential.organisation_id))
+        query.join(Membership, col(Membership.organisation_id) == col(Credential.organisation_id))
         .where(col(Membership.user_id) == user.id)
         .where(col(Membership.suspended_at).is_(None))
         .where(col(Membership.role).in_([Role.reviewer, Role.expert]))
@@ -253,3 +302,42 @@ async def access_claim(
     if task.state != TaskState.claimed:
         raise not_found("That task")
     return task, version, credential
+
+
+async def managed_credential(
+    session: AsyncSession, user: User, credential_id: uuid.UUID
+) -> Credential:
+    """A credential this person coordinates (its issuer's coordinator); else 404."""
+    credential = await session.get(Credential, credential_id)
+    if credential is None:
+        raise not_found("That credential")
+    if not await is_coordinator_of(session, user, credential.organisation_id):
+        raise not_found("That credential")
+    return credential
+
+
+async def access_own_review(session: AsyncSession, user: User, review_id: uuid.UUID) -> Review:
+    """A review this reviewer submitted; else 404."""
+    review = await session.get(Review, review_id)
+    if review is None:
+        raise not_found("That review")
+    if review.reviewer_id != user.id:
+        raise not_found("That review")
+    if review.state != "submitted":
+        raise not_found("That review")
+    return review
+
+
+async def access_review_of_mine(
+    session: AsyncSession, user: User, review_id: uuid.UUID
+) -> tuple[Review, Submission]:
+    """A submitted review of the earner's own submission (to rate its feedback); else 404."""
+    review = await session.get(Review, review_id)
+    if review is None or review.state != "submitted":
+        raise not_found("That review")
+    submission = await session.get(Submission, review.submission_id)
+    if submission is None:
+        raise not_found("That review")
+    if submission.earner_id != user.id:
+        raise not_found("That review")
+    return review, submission

@@ -37,6 +37,8 @@ from app.views import (
     home,
     live,
     notifications,
+    quality,
+    ratings,
     reviewer,
     shell,
 )
@@ -104,6 +106,8 @@ def create_app(
             *earner.routes,
             *reviewer.routes,
             *coordinator.routes,
+            *quality.routes,
+            *ratings.routes,
             *notifications.routes,
             *shell.routes,
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

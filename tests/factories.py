@@ -180,3 +180,63 @@ async def scores_for(
         for c in task["rubric"]["criteria"]
     ]
     return task["lease_version"], scores
+
+
+async def quality_policy(
+    runtime: Runtime, coordinator: User, credential: Credential, **values: Any
+) -> None:
+    """Set the credential's quality policy through the action (defaults for the rest)."""
+    from app.actions import policy
+    from app.models import QualityPolicy
+
+    defaults = QualityPolicy(credential_id=credential.id)
+    form: dict[str, str] = {}
+    for name in [*policy.INTEGERS, *policy.FLAGS, "reviewer_pd_hours"]:
+        value = values.get(name, getattr(defaults, name))
+        if isinstance(value, bool):
+            if value:
+                form[name] = "on"
+        else:
+            form[name] = "" if value is None else str(value)
+    await policy.set_policy(runtime, coordinator, credential.id, form)
+
+
+async def calibration_example(
+    runtime: Runtime,
+    coordinator: User,
+    credential: Credential,
+    levels: list[int],
+    title: str = "Example",
+) -> Any:
+    """A calibration example whose expert reference is `levels` (positions, per criterion)."""
+    from app.actions import calibration
+    from app.actions.submissions import latest_rubric
+    from app.models import RubricCriterion, RubricLevel
+
+    async with runtime.sessions() as session:
+        rubric = await latest_rubric(session, credential.id)
+        assert rubric is not None
+        criteria = (
+            await session.exec(
+                select(RubricCriterion)
+                .where(RubricCriterion.rubric_id == rubric.id)
+                .order_by(RubricCriterion.position)  # type: ignore[arg-type]
+            )
+        ).all()
+        refs = []
+        for criterion, position in zip(criteria, levels, strict=True):
+            level = (
+                await session.exec(
+                    select(RubricLevel)
+                    .where(RubricLevel.criterion_id == criterion.id)
+                    .where(RubricLevel.position == position)
+                )
+            ).one()
+            refs.append(
+                calibration.Reference(
+                    criterion.id, level.id, f"{criterion.title} is {level.label}."
+                )
+            )
+    return await calibration.add_example(
+        runtime, coordinator, credential.id, title, "A sample reflection on coaching.", refs
+    )

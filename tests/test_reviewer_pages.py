@@ -199,7 +199,7 @@ async def test_feed_shows_eligible_work_and_never_the_earner(
             text("UPDATE review_tasks SET reason = 'escalation' WHERE id = :id"), {"id": newer}
         )
     escalated = (await client.get("/review")).text
-    assert "Escalation: the peers disagreed" in escalated
+    assert "Escalation: the peers need an expert" in escalated
     assert _cards(escalated) == [str(newer), str(older)]
 
 

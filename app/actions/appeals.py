@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from sqlmodel import col, select
 
 from app import access, events
+from app.actions import escalations, tasks
 from app.actions.outcomes import announce_awards, award_for_pass
+from app.actions.policy import policy_for
 from app.actions.submissions import latest_version
 from app.errors import ActionError, not_found
 from app.models import (
@@ -22,6 +24,7 @@ from app.models import (
     Role,
     Submission,
     SubmissionState,
+    TaskReason,
     User,
 )
 from app.runtime import Runtime
@@ -49,6 +52,18 @@ async def appeal_outcome(
             raise ActionError("already_appealed", "This decision has already been appealed.", 409)
         appeal = Appeal(outcome_id=outcome.id, earner_id=earner.id, reason=reason)
         session.add(appeal)
+        credential = await session.get(Credential, submission.credential_id)
+        assert credential is not None
+        expert_task = None
+        if (await policy_for(session, credential.id)).escalate_on_appeal:
+            # The coordinator still rules; an expert's fresh review is there to rule on.
+            expert_task = await escalations.open_expert_task(
+                session,
+                submission.id,
+                version.id,
+                [(escalations.APPEAL, "the earner appealed the decision")],
+                reason=TaskReason.appeal,
+            )
         session.add(
             AuditEntry(
                 actor_id=earner.id,
@@ -58,8 +73,6 @@ async def appeal_outcome(
             )
         )
         await session.commit()
-        credential = await session.get(Credential, submission.credential_id)
-        assert credential is not None
         coordinators = (
             await session.exec(
                 select(Membership.user_id)
@@ -77,6 +90,8 @@ async def appeal_outcome(
             "appeal.opened",
             {"appeal_id": str(appeal.id), "credential": credential.title},
         )
+    if expert_task is not None:
+        await tasks.announce_open(runtime, expert_task, submission, credential, "task.opened")
     return appeal
 
 

@@ -10,14 +10,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events
-from app.actions import tasks
+from app.actions import escalations, tasks, trust
+from app.actions.policy import policy_for
 from app.models import (
-    AuditEntry,
     Award,
     Credential,
     Decision,
+    Escalation,
     Outcome,
     Pool,
+    QualityPolicy,
     Review,
     ReviewState,
     ReviewTask,
@@ -27,33 +29,61 @@ from app.models import (
     Submission,
     SubmissionState,
     SubmissionVersion,
-    TaskReason,
     TaskState,
 )
 from app.runtime import Runtime
 
 
 def _policy(
-    credential: Credential, peers: list[str], experts: list[str], open_experts: int
-) -> tuple[str | None, str, bool]:
-    """(decision or None, the rule, whether to open an expert task)."""
+    credential: Credential,
+    policy: QualityPolicy,
+    shape: escalations.RubricShape,
+    peers: list[escalations.Scored],
+    experts: list[escalations.Scored],
+    open_experts: int,
+    escalated_for: list[str],
+) -> tuple[str | None, str, list[tuple[str, str]]]:
+    """(decision or None, the rule, the escalation triggers to open an expert task for)."""
     if credential.stakes == Stakes.high:
         if len(experts) < credential.expert_reviews:
-            return None, "waiting for expert reviews", False
-        if len(set(experts)) == 1:
-            return experts[0], f"high stakes: {len(experts)} expert review(s) agreed", False
+            return None, "waiting for expert reviews", []
+        decisions = {r.recommendation for r in experts}
+        if len(decisions) == 1:
+            return (
+                experts[0].recommendation,
+                (f"high stakes: {len(experts)} expert review(s) agreed"),
+                [],
+            )
         if open_experts:
-            return None, "experts disagreed; waiting for another expert", False
-        return None, "experts disagreed; escalated to another expert", True
+            return None, "experts disagreed; waiting for another expert", []
+        return (
+            None,
+            "experts disagreed; escalated to another expert",
+            [(escalations.DISAGREEMENT, "experts disagreed on the decision")],
+        )
     if experts:
-        return experts[-1], "peers disagreed; the expert decided", False
+        # The expert overrides the peers (the latest expert, should there be several).
+        why = (
+            "peers disagreed"
+            if escalated_for == [escalations.DISAGREEMENT]
+            else "escalated (" + ", ".join(escalated_for or ["by policy"]) + ")"
+        )
+        return experts[-1].recommendation, f"{why}; the expert decided", []
     if len(peers) < credential.peer_reviews:
-        return None, "waiting for peer reviews", False
-    if len(set(peers)) == 1:
-        return peers[0], f"low stakes: {len(peers)} peer reviews agreed", False
-    if open_experts:
-        return None, "peers disagreed; waiting for the expert", False
-    return None, "peers disagreed; escalated to an expert", True
+        return None, "waiting for peer reviews", []
+    found = escalations.triggers(policy, shape, peers)
+    if found:
+        if open_experts:
+            return None, "escalated; waiting for the expert", []
+        return None, "escalated to an expert: " + escalations.describe(found), found
+    decision = shape.verdict(escalations.medians(shape, peers))
+    if len({r.recommendation for r in peers}) == 1:
+        return decision, f"low stakes: {len(peers)} peer reviews agreed", []
+    return (
+        decision,
+        (f"low stakes: {len(peers)} peer reviews, each criterion at the median level"),
+        [],
+    )
 
 
 async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | None:
@@ -80,8 +110,15 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
                 .order_by(col(Review.submitted_at))
             )
         ).all()
-        peers = [r.recommendation or "" for r, t in rows if t.pool == Pool.peer]
-        experts = [r.recommendation or "" for r, t in rows if t.pool == Pool.expert]
+        scored = [
+            escalations.Scored(r.id, r.reviewer_id, t.pool, r.recommendation or "") for r, t in rows
+        ]
+        await escalations.load_levels(session, scored)
+        assert version.rubric_id is not None
+        shape = await escalations.rubric_shape(session, version.rubric_id)
+        policy = await policy_for(session, credential.id)
+        peers = [r for r in scored if r.pool == Pool.peer]
+        experts = [r for r in scored if r.pool == Pool.expert]
         open_experts = len(
             (
                 await session.exec(
@@ -92,22 +129,21 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
                 )
             ).all()
         )
-        decision, rule, escalate = _policy(credential, peers, experts, open_experts)
-        if escalate:
-            escalated = ReviewTask(
-                submission_id=submission.id,
-                version_id=version_id,
-                pool=Pool.expert,
-                reason=TaskReason.escalation,
-            )
-            session.add(escalated)
-            session.add(
-                AuditEntry(
-                    action="submission.escalated",
-                    subject_type="submission",
-                    subject_id=str(submission.id),
-                    data={"rule": rule},
+        escalated_for = [
+            code
+            for row in (
+                await session.exec(
+                    select(Escalation.triggers).where(Escalation.version_id == version_id)
                 )
+            ).all()
+            for code in row
+        ]
+        decision, rule, found = _policy(
+            credential, policy, shape, peers, experts, open_experts, escalated_for
+        )
+        if found:
+            escalated = await escalations.open_expert_task(
+                session, submission.id, version_id, found
             )
             await session.commit()
         if decision is None:
@@ -143,6 +179,8 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
         },
     )
     await announce_awards(runtime, submission, awards)
+    # Agreement is measured on decided work: every reviewer's trust sees the new outcome.
+    await trust.refresh_many(runtime, {(r.reviewer_id, credential.id) for r in scored})
     return outcome
 
 

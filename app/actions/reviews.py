@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events, queue
+from app.actions import calibration
 from app.actions.outcomes import decide_outcome
 from app.actions.tasks import GONE
 from app.errors import ActionError
@@ -163,6 +164,12 @@ async def write_review(
         submission = await session.get(Submission, task.submission_id)
         assert submission is not None
     if final:
+        async with runtime.sessions() as session:
+            example = await calibration.example_of_submission(session, task.submission_id)
+        if example is not None:
+            # A known-answer check: graded for the reviewer's trust; no earner, no outcome.
+            await calibration.record_known_answer(runtime, example, reviewer.id, task.id)
+            return review
         await queue.drop(
             runtime.redis,
             runtime.settings,

@@ -20,7 +20,7 @@ from sqlmodel import col, func, select
 
 from app import access, events, queue
 from app.errors import ActionError, not_found
-from app.models import Credential, ReviewTask, Submission, TaskState, User
+from app.models import Credential, QualityPolicy, ReviewTask, Submission, TaskState, User
 from app.runtime import Runtime
 
 GONE = "This review is no longer yours: the claim was released or its time ran out."
@@ -265,19 +265,49 @@ async def _reopen_if_open(runtime: Runtime, task_id: uuid.UUID, key: queue.PoolK
 
 
 async def claim_next(runtime: Runtime, reviewer: User, *, attempts: int = 5) -> Claim:
-    """The best open task for this reviewer: oldest first, escalations ahead."""
+    """The best open task for this reviewer: oldest first, escalations ahead, the work of
+    credentials where they are most trusted ahead of equally old work (access.by_trust_priority).
+
+    Now and then (the credential's known-answer rate) the answer is instead a known-answer
+    check: a calibration example served as a task of the same credential and pool.
+    """
+    # Imported here: calibration builds on this module's Claim.
+    from app.actions import calibration
+
     async with runtime.sessions() as session:
         rows = (
             await session.execute(
-                access.by_priority(access.eligible_tasks(reviewer)).limit(attempts)
+                access.by_trust_priority(access.eligible_tasks(reviewer))
+                .add_columns(func.coalesce(col(QualityPolicy.known_answer_percent), 0))
+                .limit(attempts)
             )
         ).all()
-    for task, _submission, _credential in rows:
+    if rows:
+        task, _submission, credential, percent = rows[0]
+        if calibration.should_serve_known_answer(percent):
+            check = await calibration.serve_known_answer(
+                runtime, reviewer, credential.id, task.pool, lease_seconds(runtime, credential)
+            )
+            if check is not None:
+                return check
+    for task, _submission, _credential, _percent in rows:
         try:
             return await claim_task(runtime, reviewer, task.id)
         except ActionError as error:
             if error.code != "already_taken":
                 raise
+    async with runtime.sessions() as session:
+        # Only on this empty-handed path: say so when the quality gate is what holds them back.
+        held_back = await access.reviewer_pools(
+            session, reviewer, gated=False
+        ) - await access.reviewer_pools(session, reviewer)
+    if held_back:
+        raise ActionError(
+            "no_work",
+            "There is no open work for you right now. Some credentials ask you to calibrate"
+            " first: see Calibration.",
+            404,
+        )
     raise ActionError("no_work", "There is no open work for you right now.", 404)
 
 
@@ -323,10 +353,19 @@ async def extend_claim(
     return Claim(task_id, row.lease_version, row.lease_expires_at, row.extended)
 
 
+# A known-answer task (on a calibration example's hidden submission) never goes back to the
+# queue for others: released or expired, it is cancelled and keeps its reviewer, so the same
+# example is not served to them again.
 RELEASE_SQL = text(
     """
     UPDATE review_tasks
-       SET state = 'open', reviewer_id = NULL, lease_expires_at = NULL, claimed_at = NULL,
+       SET state = CASE WHEN EXISTS (SELECT 1 FROM calibration_examples e
+                                     WHERE e.submission_id = review_tasks.submission_id)
+                        THEN 'cancelled' ELSE 'open' END,
+           reviewer_id = CASE WHEN EXISTS (SELECT 1 FROM calibration_examples e
+                                           WHERE e.submission_id = review_tasks.submission_id)
+                              THEN reviewer_id END,
+           lease_expires_at = NULL, claimed_at = NULL,
            extended = false, lease_version = lease_version + 1
      WHERE id = :task AND reviewer_id = :reviewer AND lease_version = :version
        AND state = 'claimed'
@@ -377,7 +416,13 @@ LOCK_EXPIRED_SQL = text(
 REOPEN_SQL = text(
     """
     UPDATE review_tasks
-       SET state = 'open', reviewer_id = NULL, lease_expires_at = NULL, claimed_at = NULL,
+       SET state = CASE WHEN EXISTS (SELECT 1 FROM calibration_examples e
+                                     WHERE e.submission_id = review_tasks.submission_id)
+                        THEN 'cancelled' ELSE 'open' END,
+           reviewer_id = CASE WHEN EXISTS (SELECT 1 FROM calibration_examples e
+                                           WHERE e.submission_id = review_tasks.submission_id)
+                              THEN reviewer_id END,
+           lease_expires_at = NULL, claimed_at = NULL,
            extended = false, lease_version = lease_version + 1
      WHERE id = ANY(:ids)
     """

@@ -16,6 +16,16 @@ from app.models.credentials import (
 )
 from app.models.notifications import AuditEntry, Notification
 from app.models.people import ApiToken, Membership, Organisation, Role, User
+from app.models.quality import (
+    AttemptKind,
+    CalibrationAttempt,
+    CalibrationExample,
+    CalibrationReference,
+    Escalation,
+    FeedbackRating,
+    QualityPolicy,
+    ReviewerStanding,
+)
 from app.models.reviews import (
     Appeal,
     AppealState,
@@ -32,6 +42,14 @@ from app.models.reviews import (
 from app.models.submissions import Artifact, Privacy, Submission, SubmissionState, SubmissionVersion
 
 __all__ = [
+    "ReviewerStanding",
+    "QualityPolicy",
+    "FeedbackRating",
+    "Escalation",
+    "CalibrationReference",
+    "CalibrationExample",
+    "CalibrationAttempt",
+    "AttemptKind",
     "Alignment",
     "ApiToken",
     "Appeal",

@@ -70,6 +70,12 @@ def describe(kind: str, payload: dict[str, Any]) -> tuple[str, str | None]:
         return "Your claim ran out of time; the review went back to the queue.", "/review"
     if kind == "appeal.opened":
         return f"An earner appealed a decision on {credential}.", "/coordinate"
+    if kind == "feedback.flagged":
+        where = _uuid(payload.get("credential_id"))
+        return (
+            f"An earner flagged a review's feedback on {credential} as inappropriate.",
+            f"/coordinate/quality/{where}" if where else "/coordinate/quality",
+        )
     if kind == "appeal.ruled":
         ruling = str(payload.get("ruling") or "")
         verdict = "overturned" if payload.get("state") == "overturned" else "upheld"

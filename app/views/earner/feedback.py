@@ -41,6 +41,8 @@ class Feedback:
     recommendation: str
     overall: str
     scores: list[Score]
+    # For the "rate this feedback" link (app/views/ratings.py).
+    review_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ async def feedback_by_version(
                     )
                     for s in mine
                 ],
+                review_id=review.id,
             )
         )
     return out

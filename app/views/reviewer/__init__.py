@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from app.views.reviewer import feed, history, task
+from app.views.reviewer import calibration, compare, credit, feed, history, task
 
 routes = [
     Route("/review", feed.feed_page),
     Route("/review/feed.json", feed.feed_json),
     Route("/review/claim-next", feed.claim_next, methods=["POST"]),
     Route("/review/history", history.history_page),
+    Route("/review/history/{review_id}/compare", compare.compare_page),
+    Route("/review/calibration", calibration.overview),
+    Route("/review/calibration/attempts/{attempt_id}", calibration.result),
+    Route("/review/calibration/examples/{example_id}", calibration.attempt, methods=["POST"]),
+    Route("/review/calibration/{credential_id}", calibration.credential_page),
+    Route("/review/credit", credit.credit_page),
+    Route("/review/credit.csv", credit.credit_csv),
+    Route("/review/credit/certificate", credit.certificate),
     Route("/review/tasks/{task_id}", task.task_page),
     Route("/review/tasks/{task_id}/claim", feed.claim, methods=["POST"]),
     Route("/review/tasks/{task_id}/extend", task.extend, methods=["POST"]),

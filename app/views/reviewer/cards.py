@@ -41,7 +41,8 @@ KIND_LABELS = {
 KIND_ORDER = list(KIND_LABELS)
 POOL_LABELS = {Pool.peer: "Peer review", Pool.expert: "Expert review"}
 REASON_LABELS = {
-    TaskReason.escalation: "Escalation: the peers disagreed",
+    # Disagreement, a level gap or a borderline total (the escalation record says which).
+    TaskReason.escalation: "Escalation: the peers need an expert",
     TaskReason.appeal: "Appeal",
 }
 RECOMMENDATIONS: dict[str, str] = {Decision.passed: "Pass", Decision.not_yet: "Not yet"}

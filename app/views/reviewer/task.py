@@ -15,7 +15,16 @@ from app.actions import reviews, tasks
 from app.actions.tasks import GONE
 from app.auth import current_user
 from app.errors import ActionError, not_found
-from app.models import Credential, Pool, Review, ReviewState, Submission, TaskReason, User
+from app.models import (
+    Credential,
+    Escalation,
+    Pool,
+    Review,
+    ReviewState,
+    Submission,
+    TaskReason,
+    User,
+)
 from app.templating import templates
 from app.views import form_fields
 from app.views.apikit import path_id
@@ -62,6 +71,14 @@ async def _render(
         return _gone(request, 410, values.feedback if values else "")
     if values is not None:
         sheet = replace(sheet, values=values)
+    escalated_because = None
+    if sheet.task.reason != TaskReason.initial:
+        async with request.app.state.runtime.sessions() as session:
+            escalated_because = (
+                await session.exec(
+                    select(Escalation.detail).where(Escalation.task_id == sheet.task.id)
+                )
+            ).first()
     return templates.TemplateResponse(
         request,
         "reviewer/task.html",
@@ -73,6 +90,7 @@ async def _render(
             or request.app.state.runtime.settings.lease_minutes,
             "pool_label": POOL_LABELS.get(Pool(sheet.task.pool), sheet.task.pool),
             "reason_label": REASON_LABELS.get(TaskReason(sheet.task.reason)),
+            "escalated_because": escalated_because,
             "error": error,
             "notice": NOTICES.get(request.query_params.get("done", "")),
         },

@@ -1,0 +1,194 @@
+"""The scoring rule and the escalation triggers, and opening an expert task with its reasons.
+
+Scoring: each criterion's level is the median of the counted reviews' levels
+(app.agreement.median_level: with an even count, the lower middle level); the rubric's passing
+rule is applied to those levels. An expert's review overrides the peers'.
+
+Triggers (per credential, in its quality policy): peers disagree on the decision; any
+criterion's levels differ by at least N; the median total lies within a margin of the pass
+line; an earner appeals. "Work passes its time target" is the coordination module's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.agreement import median_level
+from app.models import (
+    AuditEntry,
+    Decision,
+    Escalation,
+    Pool,
+    QualityPolicy,
+    ReviewScore,
+    ReviewTask,
+    Rubric,
+    RubricCriterion,
+    RubricLevel,
+    TaskReason,
+)
+
+DISAGREEMENT, LEVEL_GAP, PASS_MARGIN, SPLIT, APPEAL = (
+    "disagreement",
+    "level_gap",
+    "pass_margin",
+    "split_scores",
+    "appeal",
+)
+
+
+@dataclass
+class Scored:
+    """One submitted review as the rule sees it: its recommendation and level positions."""
+
+    review_id: uuid.UUID
+    reviewer_id: uuid.UUID
+    pool: str
+    recommendation: str
+    levels: dict[uuid.UUID, int] = field(default_factory=dict)
+
+
+@dataclass
+class RubricShape:
+    rubric: Rubric
+    criteria: list[RubricCriterion]
+    # criterion -> position -> points
+    points: dict[uuid.UUID, dict[int, int]]
+
+    def total(self, levels: dict[uuid.UUID, int]) -> int:
+        return sum(self.points[c.id].get(levels.get(c.id, 0), 0) for c in self.criteria)
+
+    def verdict(self, levels: dict[uuid.UUID, int]) -> str:
+        """The rubric's passing rule (as reviews.verdict) on level positions."""
+        if any(levels.get(c.id, 0) < self.rubric.min_level for c in self.criteria):
+            return Decision.not_yet
+        min_points = self.rubric.min_points
+        if min_points is not None and self.total(levels) < min_points:
+            return Decision.not_yet
+        return Decision.passed
+
+
+async def rubric_shape(session: AsyncSession, rubric_id: uuid.UUID) -> RubricShape:
+    rubric = await session.get(Rubric, rubric_id)
+    assert rubric is not None
+    criteria = list(
+        (
+            await session.exec(
+                select(RubricCriterion)
+                .where(RubricCriterion.rubric_id == rubric_id)
+                .order_by(col(RubricCriterion.position))
+            )
+        ).all()
+    )
+    points: dict[uuid.UUID, dict[int, int]] = {c.id: {} for c in criteria}
+    for level in (
+        await session.exec(
+            select(RubricLevel).where(col(RubricLevel.criterion_id).in_(list(points)))
+        )
+    ).all():
+        points[level.criterion_id][level.position] = level.points
+    return RubricShape(rubric, criteria, points)
+
+
+async def load_levels(session: AsyncSession, reviews: list[Scored]) -> None:
+    """Fill each review's level positions, in one query."""
+    by_id = {r.review_id: r for r in reviews}
+    if not by_id:
+        return
+    rows = await session.exec(
+        select(ReviewScore.review_id, ReviewScore.criterion_id, RubricLevel.position)
+        .join(RubricLevel, col(RubricLevel.id) == col(ReviewScore.level_id))
+        .where(col(ReviewScore.review_id).in_(list(by_id)))
+    )
+    for review_id, criterion_id, position in rows.all():
+        by_id[review_id].levels[criterion_id] = position
+
+
+def medians(shape: RubricShape, reviews: list[Scored]) -> dict[uuid.UUID, int]:
+    """The scoring rule: each criterion's median level over the counted reviews."""
+    return {
+        c.id: median_level([r.levels[c.id] for r in reviews if c.id in r.levels])
+        for c in shape.criteria
+        if any(c.id in r.levels for r in reviews)
+    }
+
+
+def triggers(
+    policy: QualityPolicy, shape: RubricShape, peers: list[Scored]
+) -> list[tuple[str, str]]:
+    """Every escalation trigger the completed peer reviews set off, with its reason."""
+    found: list[tuple[str, str]] = []
+    decisions = {r.recommendation for r in peers}
+    if policy.escalate_on_disagreement and len(decisions) > 1:
+        found.append((DISAGREEMENT, "peers disagreed on the decision"))
+    if policy.escalate_level_gap is not None:
+        for criterion in shape.criteria:
+            given = [r.levels[criterion.id] for r in peers if criterion.id in r.levels]
+            if given and max(given) - min(given) >= policy.escalate_level_gap:
+                found.append(
+                    (
+                        LEVEL_GAP,
+                        f"“{criterion.title}” levels differ by {max(given) - min(given)} "
+                        f"(escalates at {policy.escalate_level_gap})",
+                    )
+                )
+    middle = medians(shape, peers)
+    pass_line = shape.rubric.min_points
+    if policy.escalate_pass_margin is not None and pass_line is not None:
+        total = shape.total(middle)
+        if abs(total - pass_line) <= policy.escalate_pass_margin:
+            found.append(
+                (
+                    PASS_MARGIN,
+                    f"total {total} is within {policy.escalate_pass_margin} point(s) "
+                    f"of the pass line {pass_line}",
+                )
+            )
+    if len(decisions) == 1 and shape.verdict(middle) not in decisions:
+        # Peers agree, yet the median scores say otherwise: an expert settles it.
+        found.append((SPLIT, "the peers agreed, but the median scores give the other decision"))
+    return found
+
+
+def describe(found: list[tuple[str, str]]) -> str:
+    return "; ".join(detail for _code, detail in found)
+
+
+async def open_expert_task(
+    session: AsyncSession,
+    submission_id: uuid.UUID,
+    version_id: uuid.UUID,
+    found: list[tuple[str, str]],
+    *,
+    reason: TaskReason = TaskReason.escalation,
+) -> ReviewTask:
+    """Add an expert task, its Escalation record (every trigger and why) and an audit entry;
+    the caller commits and then announces the task."""
+    task = ReviewTask(
+        submission_id=submission_id, version_id=version_id, pool=Pool.expert, reason=reason
+    )
+    session.add(task)
+    # No ORM relationship orders these inserts: the task must exist before its record.
+    await session.flush()
+    session.add(
+        Escalation(
+            task_id=task.id,
+            submission_id=submission_id,
+            version_id=version_id,
+            triggers=[code for code, _ in found],
+            detail=describe(found),
+        )
+    )
+    session.add(
+        AuditEntry(
+            action="submission.escalated",
+            subject_type="submission",
+            subject_id=str(submission_id),
+            data={"triggers": [code for code, _ in found], "rule": describe(found)},
+        )
+    )
+    return task
