@@ -86,7 +86,7 @@ class Population:
         return next(e for e in self.earners if e.key == key)
 
 
-def _truth(rng: random.Random) -> tuple[int, ...]:
+def sample_truth(rng: random.Random) -> tuple[int, ...]:
     """A packet's true levels: one underlying quality plus per-criterion variation, so that
     many packets sit near the pass line, where review decisions are hard."""
     quality = rng.uniform(0.9, 3.3)
@@ -114,7 +114,11 @@ def make_population(params: Params) -> Population:
     experts = [Reviewer(key=f"x{i:02d}", trait=Trait.expert) for i in range(params.experts)]
 
     earners = [
-        Earner(key=f"e{i:03d}", truth=_truth(rng), arrives_at=rng.uniform(0, params.arrival_hours))
+        Earner(
+            key=f"e{i:03d}",
+            truth=sample_truth(rng),
+            arrives_at=rng.uniform(0, params.arrival_hours),
+        )
         for i in range(params.earners)
     ]
     # Each colluder also submits a packet of their own (usually not good enough), which their
