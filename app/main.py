@@ -41,6 +41,7 @@ from app.views import (
     ratings,
     reviewer,
     shell,
+    whatif,
 )
 
 SESSION_AGE = timedelta(days=14)
@@ -107,6 +108,7 @@ def create_app(
             *reviewer.routes,
             *coordinator.routes,
             *quality.routes,
+            *whatif.routes,
             *ratings.routes,
             *notifications.routes,
             *shell.routes,
