@@ -49,6 +49,7 @@ from app.views import (
     reviewer,
     shell,
     waitlist,
+    whatif,
 )
 
 SESSION_AGE = timedelta(days=14)
@@ -131,6 +132,7 @@ def create_app(
             *reviewer.routes,
             *coordinator.routes,
             *quality.routes,
+            *whatif.routes,
             *ratings.routes,
             *waitlist.routes,
             *reports.routes,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlmodel import select
 from starlette.applications import Starlette
@@ -81,16 +82,19 @@ async def test_promotion_to_expert_needs_trust_and_a_coordinators_approval(
     coordinator = await f.person(runtime, "coord", [Role.coordinator])
     weak = await f.person(runtime, "weak", [Role.reviewer])
     strong = await f.person(runtime, "strong", [Role.reviewer])
+    thin = await f.person(runtime, "thin", [Role.reviewer])
     await _calibrate(runtime, coordinator, credential, weak, right=False)  # trust 50
-    await _calibrate(runtime, coordinator, credential, strong, right=True)  # trust 83.3
+    await _calibrate(runtime, coordinator, credential, thin, right=True)  # 83.3, on one
+    for _ in range(5):  # 100 x (1.5 + 5) / 7: 92.9, on five
+        await _calibrate(runtime, coordinator, credential, strong, right=True)
     async with runtime.sessions() as session:
         standings = {s.reviewer_id: s for s in (await session.exec(select(ReviewerStanding))).all()}
-    assert standings[strong.id].trust == 83.3 and standings[weak.id].trust == 50.0
-    try:
-        await trust.promote_to_expert(runtime, coordinator, standings[weak.id].id)
-        raise AssertionError("promoted below the promotion trust")
-    except ActionError as refused:
-        assert refused.code == "not_trusted_enough"
+    assert standings[strong.id].trust == 92.9 and standings[weak.id].trust == 50.0
+    assert standings[thin.id].trust == 83.3
+    for who in (weak, thin):  # too little trust; enough trust on too little evidence
+        with pytest.raises(ActionError) as refused:
+            await trust.promote_to_expert(runtime, coordinator, standings[who.id].id)
+        assert refused.value.code == "not_trusted_enough"
     # A reviewer cannot promote themselves (the page is the coordinator's): 404.
     await log_in(client, strong.email, PASSWORD)
     token = await csrf_from(client, "/review")

@@ -76,7 +76,8 @@ def _result(policy: str, right: int, escalated: int, median: float) -> Result:
         alpha=0.7, escalated=escalated, expert_hours=float(escalated), median_hours=median,
         p90_hours=median * 2, leases_expired=3, careless=8, careless_stopped=8,
         careless_stopped_within_10=7, careless_reviews=[2, 3, 4, 5, 6, 7, 9, 12],
-        colluders_stopped=1, colluders=2, errors=0,
+        colluders_stopped=1, colluders=2, kept_out=1, known_answer_checks=30,
+        suspended_by_trait={'careless': 7}, refusals={}, errors=0, error_samples=[],
     )  # fmt: skip
 
 

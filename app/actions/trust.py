@@ -39,8 +39,10 @@ from app.runtime import Runtime
 
 PRIOR, PRIOR_WEIGHT, SATURATION = 0.75, 2.0, 5
 WEIGHTS = {"calibration": 1.0, "known_answer": 2.0, "agreement": 2.0, "helpfulness": 1.0}
-# Trust a reviewer needs in a credential before a coordinator may promote them to expert.
+# Trust a reviewer needs in a credential before a coordinator may promote them to expert, and
+# how many observations (calibrations, checks, comparisons, ratings) must back it.
 PROMOTION_TRUST = 80.0
+PROMOTION_EVIDENCE = 5
 # Only the most recent decided work counts towards agreement (bounded cost, recent habits).
 AGREEMENT_WINDOW = 200
 
@@ -222,6 +224,23 @@ async def refresh_many(runtime: Runtime, pairs: set[tuple[uuid.UUID, uuid.UUID]]
             await session.commit()
 
 
+def evidence(standing: ReviewerStanding) -> int:
+    """How many observations the trust score rests on."""
+    return sum(
+        int(part.get("count") or 0)
+        for name, part in standing.components.items()
+        if name in WEIGHTS and isinstance(part, dict)
+    )
+
+
+def promotable(standing: ReviewerStanding) -> bool:
+    return (
+        standing.suspended_at is None
+        and standing.trust >= PROMOTION_TRUST
+        and evidence(standing) >= PROMOTION_EVIDENCE
+    )
+
+
 async def _managed_standing(
     session: AsyncSession, coordinator: User, standing_id: uuid.UUID
 ) -> tuple[ReviewerStanding, Credential]:
@@ -271,11 +290,12 @@ async def promote_to_expert(
     """A coordinator approves a trusted reviewer into the issuer's expert pool."""
     async with runtime.sessions() as session:
         standing, credential = await _managed_standing(session, coordinator, standing_id)
-        if standing.suspended_at is not None or standing.trust < PROMOTION_TRUST:
+        if not promotable(standing):
             raise ActionError(
                 "not_trusted_enough",
-                f"Promotion needs trust of at least {PROMOTION_TRUST:.0f} in this credential "
-                f"and no suspension (trust is {standing.trust:.0f}).",
+                f"Promotion needs trust of at least {PROMOTION_TRUST:.0f} in this credential, "
+                f"resting on at least {PROMOTION_EVIDENCE} observations, and no suspension "
+                f"(trust is {standing.trust:.0f} on {evidence(standing)}).",
                 409,
             )
         existing = (

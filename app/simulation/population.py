@@ -86,12 +86,15 @@ class Population:
         return next(e for e in self.earners if e.key == key)
 
 
-def _truth(rng: random.Random) -> tuple[int, ...]:
+def sample_truth(
+    rng: random.Random, criteria: int = CRITERIA, levels: int = LEVELS
+) -> tuple[int, ...]:
     """A packet's true levels: one underlying quality plus per-criterion variation, so that
     many packets sit near the pass line, where review decisions are hard."""
-    quality = rng.uniform(0.9, 3.3)
+    top = levels - 1
+    quality = rng.uniform(0.3, 1.1) * top
     return tuple(
-        max(0, min(LEVELS - 1, round(quality + rng.gauss(0.0, 0.55)))) for _ in range(CRITERIA)
+        max(0, min(top, round(quality + rng.gauss(0.0, 0.18 * top)))) for _ in range(criteria)
     )
 
 
@@ -114,7 +117,11 @@ def make_population(params: Params) -> Population:
     experts = [Reviewer(key=f"x{i:02d}", trait=Trait.expert) for i in range(params.experts)]
 
     earners = [
-        Earner(key=f"e{i:03d}", truth=_truth(rng), arrives_at=rng.uniform(0, params.arrival_hours))
+        Earner(
+            key=f"e{i:03d}",
+            truth=sample_truth(rng),
+            arrives_at=rng.uniform(0, params.arrival_hours),
+        )
         for i in range(params.earners)
     ]
     # Each colluder also submits a packet of their own (usually not good enough), which their
@@ -135,18 +142,23 @@ def make_population(params: Params) -> Population:
 
 
 def score(
-    reviewer: Reviewer, truth: tuple[int, ...], rng: random.Random, *, owner: str | None
+    reviewer: Reviewer,
+    truth: tuple[int, ...],
+    rng: random.Random,
+    *,
+    owner: str | None,
+    levels: int = LEVELS,
 ) -> list[int]:
     """The levels this reviewer gives a packet whose true levels are `truth`."""
 
     def clamp(level: float) -> int:
-        return max(0, min(LEVELS - 1, round(level)))
+        return max(0, min(levels - 1, round(level)))
 
     trait = reviewer.trait
     if trait == Trait.colluding and owner is not None and owner == reviewer.partner:
-        return [LEVELS - 1] * len(truth)
+        return [levels - 1] * len(truth)
     if trait == Trait.careless:
-        return [rng.randrange(LEVELS) for _ in truth]
+        return [rng.randrange(levels) for _ in truth]
     if trait == Trait.expert:
         return [t if rng.random() < 0.95 else clamp(t + rng.choice((-1, 1))) for t in truth]
     if trait == Trait.noisy:

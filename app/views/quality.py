@@ -157,7 +157,7 @@ async def credential_page(
             "alphas": alphas,
             "alpha_text": alpha_text,
             "standings": standings,
-            "promotion_trust": trust.PROMOTION_TRUST,
+            "promotable": {s.id for s, _user in standings if trust.promotable(s)},
             "examples": examples,
             "rubric": rubric,
             "flags": flags,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import krippendorff
@@ -36,10 +36,15 @@ class Result:
     careless: int
     careless_stopped: int  # careless reviewers who lost claim rights
     careless_stopped_within_10: int
-    careless_reviews: list[int]  # reviews each careless reviewer completed before being stopped
+    careless_reviews: list[int]  # reviews each stopped careless reviewer completed before
+    suspended_by_trait: dict[str, int]
     colluders_stopped: int
     colluders: int
+    kept_out: int  # peers who never passed calibration
+    known_answer_checks: int
+    refusals: dict[str, int]  # claims refused, by error code
     errors: int
+    error_samples: list[str]
 
     @property
     def accuracy(self) -> float:
@@ -73,6 +78,7 @@ async def measure(
     scale: float,
     *,
     expert_hours_each: float,
+    kept_out: int = 0,
 ) -> Result:
     key_of = {uuid.UUID(sid): key for key, sid in log.submission_of.items()}
     truth = {e.key: e.truth for e in population.earners}
@@ -97,6 +103,7 @@ async def measure(
                     "JOIN rubric_criteria rc ON rc.id = sc.criterion_id "
                     "JOIN rubric_levels lv ON lv.id = sc.level_id "
                     "WHERE r.state = 'submitted' AND s.credential_id = :c "
+                    "AND s.id NOT IN (SELECT submission_id FROM calibration_examples) "
                     "ORDER BY r.submitted_at, rc.position"
                 ),
                 {"c": world.credential_id},
@@ -108,6 +115,29 @@ async def measure(
                     "SELECT count(DISTINCT t.submission_id) FROM review_tasks t "
                     "JOIN submissions s ON s.id = t.submission_id "
                     "WHERE t.pool = 'expert' AND s.credential_id = :c"
+                ),
+                {"c": world.credential_id},
+            )
+        ).scalar_one()
+        # Reviews (live and known-answer) each reviewer completed before their claim rights
+        # for this credential were suspended, if they were.
+        suspended = (
+            await conn.execute(
+                text(
+                    "SELECT st.reviewer_id, "
+                    "(SELECT count(*) FROM reviews r WHERE r.reviewer_id = st.reviewer_id "
+                    " AND r.state = 'submitted' AND r.submitted_at <= st.suspended_at) "
+                    "FROM reviewer_standings st "
+                    "WHERE st.credential_id = :c AND st.suspended_at IS NOT NULL"
+                ),
+                {"c": world.credential_id},
+            )
+        ).all()
+        checks = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM calibration_attempts "
+                    "WHERE credential_id = :c AND kind = 'known_answer'"
                 ),
                 {"c": world.credential_id},
             )
@@ -173,9 +203,11 @@ async def measure(
         else float("nan")  # one review per packet: nothing to agree on
     )
 
+    key_of_user = {uid: key for key, uid in world.user_ids.items()}
+    stopped_after = {key_of_user[uid]: int(n) for uid, n in suspended}
     careless = [r.key for r in population.peers if r.trait == Trait.careless]
     colluders = [r.key for r in population.peers if r.trait == Trait.colluding]
-    stopped = [log.blocked_after[k] for k in careless if k in log.blocked_after]
+    stopped = [stopped_after[k] for k in careless if k in stopped_after]
     return Result(
         policy=world.policy.name,
         label=world.policy.label,
@@ -194,8 +226,15 @@ async def measure(
         careless=len(careless),
         careless_stopped=len(stopped),
         careless_stopped_within_10=sum(1 for n in stopped if n <= 10),
-        careless_reviews=sorted(log.reviews[k] for k in careless),
-        colluders_stopped=sum(1 for k in colluders if k in log.blocked_after),
+        careless_reviews=sorted(stopped),
+        suspended_by_trait=dict(
+            Counter(r.trait.value for r in population.peers if r.key in stopped_after)
+        ),
+        colluders_stopped=sum(1 for k in colluders if k in stopped_after),
         colluders=len(colluders),
+        kept_out=kept_out,
+        known_answer_checks=int(checks),
+        refusals=dict(log.refusals),
         errors=len(log.errors),
+        error_samples=log.errors[:5],
     )

@@ -135,9 +135,14 @@ def write_report(out: Path, config: RunConfig, results: list[Result], seconds: f
             f"- Median time to decision: {_num(ratio, 2)}× two-peer majority (target ≤ 1.25×): "
             f"{'met' if ratio <= 1.25 else 'missed'}.",
             f"- Careless reviewers who lost claim rights within their first 10 reviews: "
-            f"{mcx.careless_stopped_within_10} of {mcx.careless} (reviews each completed: "
-            f"{mcx.careless_reviews}); colluders stopped: {mcx.colluders_stopped} of "
-            f"{mcx.colluders}.",
+            f"{mcx.careless_stopped_within_10} of {mcx.careless} (target: all); reviews each "
+            f"had completed when stopped: {mcx.careless_reviews}.",
+            "",
+            f"Calibration kept {mcx.kept_out} peer(s) out of the pool from the start; "
+            f"{mcx.known_answer_checks} known-answer checks were served in the live queue; "
+            f"reviewers suspended for low trust, by trait: "
+            f"{', '.join(f'{t} {n}' for t, n in sorted(mcx.suspended_by_trait.items())) or 'none'}"
+            f"; colluders stopped: {mcx.colluders_stopped} of {mcx.colluders}.",
             "",
         ]
     errors = sum(r.errors for r in results)

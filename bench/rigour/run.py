@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -14,7 +15,7 @@ from app.simulation.population import Params, Population, make_population
 from bench.harness import PYTHON, Mcx, free_port, fresh_mcx
 from bench.rigour.agents import Actor, Clock, Log, earner, review_hours, reviewer
 from bench.rigour.metrics import Result, measure
-from bench.rigour.world import Policy, World, build_world
+from bench.rigour.world import Policy, World, build_world, calibrate, configure_quality
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,22 @@ async def _undecided(mcx: Mcx, world: World, log: Log) -> int:
     return len(log.submission_of) - int(decided)
 
 
+async def _worker_ready(mcx: Mcx, wait: float = 120.0) -> None:
+    """The simulated clock must not start before the worker takes jobs (checks open tasks)."""
+    deadline = time.monotonic() + wait
+    while "Starting worker for" not in mcx.log_tail("worker"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the worker did not start: {mcx.log_tail('worker')}")
+        await asyncio.sleep(0.2)
+
+
 async def _simulate(
     mcx: Mcx, base: str, world: World, population: Population, config: RunConfig, clock: Clock
 ) -> Log:
     log = Log()
     stop = asyncio.Event()
     seed = config.params.seed
-    truths = {e.key: e.truth for e in population.earners}
+    truths = {e.key: e.truth for e in population.earners} | world.examples
     limits = httpx.Limits(max_connections=40)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
         people = [
@@ -77,14 +87,17 @@ async def _simulate(
             while clock.hours() < config.horizon_hours:
                 await clock.sleep(2.0)
                 arrived = clock.hours() > config.params.arrival_hours + 1
-                if arrived and await _undecided(mcx, world, log) == 0:
+                left = await _undecided(mcx, world, log)
+                if arrived and left == 0:
                     break
         finally:
             stop.set()
             await asyncio.wait(running, timeout=30 * config.scale + 60)
             for task in running:
                 task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            for outcome in await asyncio.gather(*running, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    log.errors.append(f"a simulated person failed: {outcome!r}")
     return log
 
 
@@ -95,8 +108,16 @@ async def rigour_run(config: RunConfig) -> list[Result]:
             await build_world(mcx.runtime, policy, population, lease_minutes=config.lease_minutes)
             for policy in config.policies
         ]
+        kept_out: dict[str, int] = {}
+        for world in worlds:
+            rng = random.Random(f"{config.params.seed}:{world.policy.name}:setup")
+            await configure_quality(mcx.runtime, world, population, rng)
+            if world.policy.quality.get("calibration_required"):
+                passed = await calibrate(mcx.runtime, world, population.peers, rng)
+                kept_out[world.policy.name] = sum(1 for ok in passed.values() if not ok)
         base = await mcx.serve(free_port())
         await mcx.start("worker", [*PYTHON, "worker"])
+        await _worker_ready(mcx)
         clock = Clock(config.scale)
         logs = await asyncio.gather(
             *(_simulate(mcx, base, w, population, config, clock) for w in worlds)
@@ -109,6 +130,7 @@ async def rigour_run(config: RunConfig) -> list[Result]:
                 log,
                 config.scale,
                 expert_hours_each=config.params.expert_review_hours,
+                kept_out=kept_out.get(world.policy.name, 0),
             )
             for world, log in zip(worlds, logs, strict=True)
         ]

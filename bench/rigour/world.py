@@ -3,15 +3,38 @@ never see another's work), its credential with the simulated rubric, and everyon
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.actions import catalog
+from sqlmodel import col, select
+
+from app.actions import calibration, catalog, policy
+from app.actions.calibration import Reference
+from app.actions.submissions import latest_rubric
 from app.auth import hash_password, new_api_token
-from app.models import ApiToken, Membership, Organisation, Role, User
+from app.models import (
+    ApiToken,
+    Membership,
+    Organisation,
+    QualityPolicy,
+    Role,
+    RubricCriterion,
+    RubricLevel,
+    User,
+)
 from app.runtime import Runtime
-from app.simulation.population import CRITERIA, LEVEL_LABELS, PASS_LEVEL, Population
+from app.simulation.population import (
+    CRITERIA,
+    LEVEL_LABELS,
+    PASS_LEVEL,
+    Population,
+    Reviewer,
+    Trait,
+    sample_truth,
+    score,
+)
 from app.specs import CredentialSpec
 
 
@@ -22,9 +45,11 @@ class Policy:
     name: str
     label: str
     peer_reviews: int
-    # Extra credential settings (escalation policy, calibration, known-answer rate, trust floor).
-    settings: dict[str, Any] = field(default_factory=dict)
-    calibration: bool = False
+    # The credential's quality policy (app.actions.policy names); unnamed ones keep their
+    # defaults. Escalation to an expert is off unless a policy turns it on.
+    quality: dict[str, Any] = field(default_factory=dict)
+    # Calibration examples made (for the calibration gate and known-answer checks).
+    examples: int = 0
 
 
 @dataclass
@@ -35,6 +60,12 @@ class World:
     criterion_id: uuid.UUID  # the one submission criterion: a written reflection
     tokens: dict[str, str]  # person key -> API token
     user_ids: dict[str, uuid.UUID]
+    coordinator_id: uuid.UUID
+    # Calibration examples' markers and their expert reference levels (the truth).
+    examples: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    example_marker: dict[uuid.UUID, str] = field(default_factory=dict)
+    criterion_ids: list[uuid.UUID] = field(default_factory=list)  # rubric criteria, in order
+    level_ids: list[list[uuid.UUID]] = field(default_factory=list)  # per criterion, by position
 
 
 def _rubric() -> dict[str, Any]:
@@ -79,6 +110,7 @@ async def build_world(
         criterion = (await catalog.criteria_of(session, credential.id))[0]
 
     people: list[tuple[str, Role | None]] = [(e.key, None) for e in population.earners]
+    people.append(("coordinator", Role.coordinator))
     people += [(r.key, Role.reviewer) for r in population.peers]
     people += [(x.key, Role.expert) for x in population.experts]
     hashed = hash_password(uuid.uuid4().hex)
@@ -112,12 +144,128 @@ async def build_world(
         criterion_id=criterion.id,
         tokens=tokens,
         user_ids=user_ids,
+        coordinator_id=user_ids["coordinator"],
     )
+
+
+async def configure_quality(
+    runtime: Runtime, world: World, population: Population, rng: random.Random
+) -> None:
+    """Set the policy's quality settings as a coordinator would, and add its calibration
+    examples: sample evidence with the expert's reference level per criterion."""
+    async with runtime.sessions() as session:
+        coordinator = await session.get(User, world.coordinator_id)
+        assert coordinator is not None
+        rubric = await latest_rubric(session, world.credential_id)
+        assert rubric is not None
+        criteria = (
+            await session.exec(
+                select(RubricCriterion)
+                .where(RubricCriterion.rubric_id == rubric.id)
+                .order_by(col(RubricCriterion.position))
+            )
+        ).all()
+        for criterion in criteria:
+            world.criterion_ids.append(criterion.id)
+            world.level_ids.append(
+                [
+                    lv.id
+                    for lv in (
+                        await session.exec(
+                            select(RubricLevel)
+                            .where(RubricLevel.criterion_id == criterion.id)
+                            .order_by(col(RubricLevel.position))
+                        )
+                    ).all()
+                ]
+            )
+    defaults = QualityPolicy(credential_id=world.credential_id)
+    values: dict[str, Any] = {
+        **{name: getattr(defaults, name) for name in [*policy.INTEGERS, "reviewer_pd_hours"]},
+        "escalate_on_disagreement": False,
+        **world.policy.quality,
+    }
+    form = {name: _form_value(value) for name, value in values.items() if value is not False}
+    await policy.set_policy(runtime, coordinator, world.credential_id, form)
+    for i in range(world.policy.examples):
+        marker = f"cal-{i:02d}"
+        truth = sample_truth(rng)
+        world.examples[marker] = truth
+        example = await calibration.add_example(
+            runtime,
+            coordinator,
+            world.credential_id,
+            f"Sample packet {i + 1}",
+            f"[packet {marker}] A sample reflection, scored by the programme's expert.",
+            [
+                Reference(
+                    cid, world.level_ids[n][level], f"{LEVEL_LABELS[level]}: as the evidence shows."
+                )
+                for n, (cid, level) in enumerate(zip(world.criterion_ids, truth, strict=True))
+            ],
+        )
+        world.example_marker[example.id] = marker
+
+
+def _form_value(value: object) -> str:
+    if value is True:
+        return "on"
+    return "" if value is None else str(value)
+
+
+async def calibrate(
+    runtime: Runtime, world: World, reviewers: list[Reviewer], rng: random.Random
+) -> dict[str, bool]:
+    """Each peer scores calibration examples until calibrated (K passes) or out of tries
+    (K + 2). Careless reviewers try hard here: the test is announced; their carelessness
+    shows only in the live queue, where known-answer checks look like any other task."""
+    required = int(world.policy.quality.get("calibration_required", 0))
+    calibrated: dict[str, bool] = {}
+    for reviewer in reviewers:
+        as_tested = (
+            Reviewer(reviewer.key, Trait.accurate) if reviewer.trait == Trait.careless else reviewer
+        )
+        async with runtime.sessions() as session:
+            user = await session.get(User, world.user_ids[reviewer.key])
+        assert user is not None
+        passed = 0
+        for _ in range(required + 2):
+            if passed >= required:
+                break
+            async with runtime.sessions() as session:
+                example = await calibration.next_example(session, user, world.credential_id)
+            if example is None:
+                break
+            levels = score(
+                as_tested, world.examples[world.example_marker[example.id]], rng, owner=None
+            )
+            chosen = {
+                cid: world.level_ids[n][level]
+                for n, (cid, level) in enumerate(zip(world.criterion_ids, levels, strict=True))
+            }
+            attempt = await calibration.attempt_example(runtime, user, example.id, chosen)
+            passed += attempt.passed
+        calibrated[reviewer.key] = passed >= required
+    return calibrated
 
 
 POLICIES: tuple[Policy, ...] = (
     Policy("one_peer", "One peer", 1),
     Policy("two_peers", "Two peers, majority (a tie counts the lower score)", 2),
     Policy("median_of_three", "Median of three peers (ORA2-style)", 3),
-    Policy("mcx", "MCX full policy", 2, calibration=True),
+    Policy(
+        "mcx",
+        "MCX full policy",
+        2,
+        quality={
+            "calibration_required": 2,
+            "calibration_tolerance": 0,
+            "calibration_pass_percent": 75,
+            "known_answer_percent": 20,
+            "trust_floor": 60,
+            "escalate_on_disagreement": True,
+            "escalate_level_gap": 2,
+        },
+        examples=12,
+    ),
 )
