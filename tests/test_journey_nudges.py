@@ -141,10 +141,23 @@ async def test_waiting_work_reminds_each_reviewer_once_outside_quiet_hours(
     evening = await nudges.run_nudges(runtime, _at(5, 3))  # 21:00 or 22:00 in Chicago
     assert (evening.waiting_work, evening.mails) == (1, 1)
     assert (await nudges.run_nudges(runtime, _at(6, 3))).waiting_work == 0
-    subject = "2 packet(s) have waited more than 72 hours"
+    subject = "2 packet(s) have waited past their time target"
     assert inbox.to("day@mcx.example") == [subject]
     assert inbox.to("owl@mcx.example") == [subject]
     assert len(inbox.mails) == 2
+
+
+async def test_waiting_work_follows_the_credentials_own_time_target(
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
+) -> None:
+    credential = await f.credential(runtime, target_hours=240)
+    earner = await f.token_for(runtime, await f.person(runtime, "earner"))
+    await f.submitted(client, runtime, earner, credential)
+    await f.person(runtime, "day", [Role.reviewer])
+    now = datetime.now(UTC)
+    # Past the 72-hour default, but within this credential's ten days: nobody is reminded.
+    assert (await nudges.run_nudges(runtime, now + timedelta(hours=100))).waiting_work == 0
+    assert (await nudges.run_nudges(runtime, now + timedelta(hours=241))).waiting_work == 1
 
 
 async def test_refused_reminder_settings_change_nothing(

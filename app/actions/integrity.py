@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from datasketch import MinHash
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -174,6 +174,13 @@ async def scan_version(runtime: Runtime, version_id: uuid.UUID) -> list[Evidence
                             }
                         )
         made: list[uuid.UUID] = []
+        if found:
+            # Scans of two packets of a pair may run at once (the worker's job, a rescan): one
+            # at a time per credential, so the second sees the first's flag and adds none.
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"integrity:{credential.id}"},
+            )
         for row in found:
             seen = await session.exec(
                 select(EvidenceFlag.id)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
 
-from app.specs import RubricSpec
+from app.specs import CredentialSpec, RubricSpec, StackSpec
 from app.views.api_coordinators import AppealIn, RulingIn
 from app.views.api_submissions import StartIn, TextIn
 from app.views.api_tasks import ClaimRef, ReviewIn
@@ -24,6 +24,12 @@ REF = "#/components/schemas/{model}"
 ERROR = {"$ref": "#/components/schemas/Error"}
 OBJECT: dict[str, Any] = {"type": "object"}
 UUID = {"type": "string", "format": "uuid"}
+SLUG = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}
+DAY = {"type": "string", "format": "date"}
+CATALOGUE = {
+    "type": "object",
+    "description": "an export document (GET /organisations/{organisation}/catalogue)",
+}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -42,6 +48,7 @@ class Operation:
     public: bool = False  # no log-in needed
     success_content: dict[str, Any] = field(default_factory=lambda: {JSON: {"schema": OBJECT}})
     extra_body: dict[str, Any] = field(default_factory=dict)  # other media types accepted
+    path: dict[str, dict[str, Any]] = field(default_factory=dict)  # path params not uuids
 
 
 ARTIFACT_BODIES = {
@@ -107,6 +114,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/artifacts/{artifact_id}"): Operation(
         success_content={"*/*": {"schema": {"type": "string", "format": "binary"}}}
     ),
+    ("post", "/api/v1/credentials"): Operation(status=201, body=CredentialSpec),
+    ("put", "/api/v1/credentials/{credential_id}"): Operation(body=CredentialSpec),
+    ("post", "/api/v1/stacks"): Operation(status=201, body=StackSpec),
+    ("get", "/api/v1/organisations/{organisation}/catalogue"): Operation(
+        path={"organisation": SLUG}
+    ),
+    ("post", "/api/v1/catalogue"): Operation(status=201, extra_body={JSON: {"schema": CATALOGUE}}),
+    ("post", "/api/v1/credentials/{credential_id}/waitlist"): Operation(status=201),
+    ("delete", "/api/v1/credentials/{credential_id}/waitlist"): Operation(),
+    ("get", "/api/v1/reports/{kind}"): Operation(
+        path={"kind": {"type": "string", "enum": ["holders", "pd-hours"]}},
+        query=(
+            {"name": "organisation", "in": "query", "required": False, "schema": SLUG},
+            {"name": "credential", "in": "query", "required": False, "schema": UUID},
+            {"name": "from", "in": "query", "required": False, "schema": DAY},
+            {"name": "to", "in": "query", "required": False, "schema": DAY},
+        ),
+    ),
     ("get", "/api/v1/tasks"): Operation(),
     ("post", "/api/v1/tasks/claim-next"): Operation(status=201, headers=(IDEMPOTENCY_KEY,)),
     ("get", "/api/v1/tasks/{task_id}"): Operation(),
@@ -135,7 +160,7 @@ def _operation(
     doc = (route.endpoint.__doc__ or route.name.replace("_", " ")).strip().splitlines()[0]
     described = op or Operation()
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": UUID}
+        {"name": name, "in": "path", "required": True, "schema": described.path.get(name, UUID)}
         for name in _PATH_PARAM.findall(route.path)
     ]
     parameters += [*described.query, *described.headers]
@@ -155,6 +180,8 @@ def _operation(
     if described.body is not None:
         content = {JSON: {"schema": _schema_of(described.body, components)}}
         operation["requestBody"] = {"required": False, "content": content | described.extra_body}
+    elif described.extra_body:
+        operation["requestBody"] = {"required": False, "content": described.extra_body}
     if described.public:
         operation["security"] = [{}, {"token": []}, {"cookie": []}]
     if op is None:
