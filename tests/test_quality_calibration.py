@@ -9,7 +9,7 @@ import uuid
 import httpx
 from sqlmodel import col, select
 
-from app.actions import calibration, tasks
+from app.actions import known_answers, tasks
 from app.actions.submissions import latest_rubric
 from app.models import (
     CalibrationAttempt,
@@ -164,7 +164,7 @@ async def test_known_answer_checks_feed_trust_and_never_touch_an_earners_outcome
     )
     example = await f.calibration_example(runtime, coordinator, credential, [2, 2])
     # The coin is the only randomness: make it land on "check" for this claim.
-    monkeypatch.setattr(calibration, "should_serve_known_answer", lambda percent: percent > 0)  # type: ignore[attr-defined]
+    monkeypatch.setattr(known_answers, "should_serve_known_answer", lambda percent: percent > 0)  # type: ignore[attr-defined]
     claim = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
     assert claim.status_code == 201, claim.text
     check_id = claim.json()["task_id"]
@@ -175,6 +175,16 @@ async def test_known_answer_checks_feed_trust_and_never_touch_an_earners_outcome
     async with runtime.sessions() as session:
         check = await session.get(ReviewTask, uuid.UUID(check_id))
         assert check is not None and check.submission_id == example.submission_id
+        waited = (
+            await session.exec(
+                select(ReviewTask.created_at).where(
+                    ReviewTask.submission_id == uuid.UUID(submission_id)
+                )
+            )
+        ).all()
+    # It has waited as long as the real work it stands in for, and reads as ordinary work.
+    assert check.created_at in waited
+    assert check.reason == "initial"
     # The reviewer scores it one level off on one criterion (tolerance 0: half credit).
     version, scores = await f.scores_for(client, token, check_id, 2)
     scores[0]["level_id"] = detail["rubric"]["criteria"][0]["levels"][3]["level_id"]
@@ -248,7 +258,7 @@ async def test_no_known_answer_check_at_a_zero_rate_and_a_released_check_never_r
         )
         assert released.status_code in (200, 204), released.text
     await f.quality_policy(runtime, coordinator, credential, known_answer_percent=50)
-    monkeypatch.setattr(calibration, "should_serve_known_answer", lambda percent: percent > 0)  # type: ignore[attr-defined]
+    monkeypatch.setattr(known_answers, "should_serve_known_answer", lambda percent: percent > 0)  # type: ignore[attr-defined]
     check = (await client.post("/api/v1/tasks/claim-next", headers=auth(token))).json()
     released = await client.post(
         f"/api/v1/tasks/{check['task_id']}/release",

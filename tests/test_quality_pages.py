@@ -259,3 +259,54 @@ async def test_after_the_outcome_reviewers_see_how_their_scores_compared(
     async with _session(client) as other:
         await log_in(other, (await f.person(runtime, "p3", [Role.reviewer])).email, PASSWORD)
         assert (await other.get(f"/review/history/{review.id}/compare")).status_code == 404
+
+
+async def test_coordinators_add_calibration_examples_with_a_reference_and_reason_per_criterion(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from app.models import CalibrationExample, CalibrationReference
+    from tests.test_quality_calibration import _levels
+
+    credential = await f.credential(runtime)
+    coordinator = await f.person(runtime, "coord", [Role.coordinator])
+    await log_in(client, coordinator.email, PASSWORD)
+    url = f"/coordinate/quality/{credential.id}"
+    page = (await client.get(url)).text
+    assert 'data-testid="example-form"' in page
+    levels = await _levels(runtime, credential)
+    form = {
+        "csrf_token": await csrf_from(client, url),
+        "title": "A strong coaching cycle",
+        "evidence": "I met with three teachers weekly and we reviewed video together.",
+        f"level-{levels[0][0]}": str(levels[0][1][3]),
+        f"why-{levels[0][0]}": "Plans are sequenced and tied to student data.",
+        f"level-{levels[1][0]}": str(levels[1][1][2]),
+        f"why-{levels[1][0]}": "",  # no reason given
+    }
+    refused = await client.post(f"{url}/examples", data=form)
+    assert refused.status_code == 422
+    assert "Explain the reference level for “Acts”" in refused.text
+    assert "A strong coaching cycle" in refused.text  # the form comes back as typed
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(CalibrationExample))).all() == []
+    form[f"why-{levels[1][0]}"] = "Acts on the plan, with one missed follow-up."
+    added = await client.post(f"{url}/examples", data=form)
+    assert added.status_code == 303
+    async with runtime.sessions() as session:
+        example = (await session.exec(select(CalibrationExample))).one()
+        references = (await session.exec(select(CalibrationReference))).all()
+    assert example.title == "A strong coaching cycle"
+    assert {r.level_id for r in references} == {levels[0][1][3], levels[1][1][2]}
+    assert "A strong coaching cycle" in (await client.get(url)).text
+    # The sample is no earner's packet: it takes no pilot spot, and nobody can log in as
+    # the account that holds it.
+    from app.actions.submissions import spots_taken
+
+    async with runtime.sessions() as session:
+        assert await spots_taken(session, credential.id) == 0
+        holder = (
+            await session.exec(
+                select(User).where(User.email == "calibration-samples@ipa.mcx.invalid")
+            )
+        ).one()
+    assert not holder.is_active

@@ -9,12 +9,10 @@ sample must be; and a known-answer task on it renders exactly like real work.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,7 +21,6 @@ from app import access
 from app.actions import trust
 from app.actions.policy import policy_for
 from app.actions.submissions import latest_rubric
-from app.actions.tasks import Claim
 from app.errors import ActionError, not_found
 from app.models import (
     Artifact,
@@ -35,9 +32,7 @@ from app.models import (
     CalibrationReference,
     Organisation,
     QualityPolicy,
-    Review,
     ReviewerStanding,
-    ReviewScore,
     RubricCriterion,
     RubricLevel,
     Submission,
@@ -222,7 +217,7 @@ async def next_example(
     ).first()
 
 
-async def _grade(
+async def grade(
     session: AsyncSession,
     example: CalibrationExample,
     policy: QualityPolicy,
@@ -276,7 +271,7 @@ async def attempt_example(
         if not any(credential_id == example.credential_id for credential_id, _ in pools):
             raise not_found("That example")
         policy = await policy_for(session, example.credential_id)
-        graded, credit, passed = await _grade(session, example, policy, chosen)
+        graded, credit, passed = await grade(session, example, policy, chosen)
         attempt = CalibrationAttempt(
             example_id=example.id,
             credential_id=example.credential_id,
@@ -323,109 +318,3 @@ async def _maybe_calibrate(
         standing.override_by_id = None
         standing.override_at = None
         session.add(standing)
-
-
-KNOWN_ANSWER_SQL = text(
-    """
-    INSERT INTO review_tasks (id, submission_id, version_id, pool, state, reason, reviewer_id,
-                              lease_version, lease_expires_at, extended, claimed_at, created_at)
-    VALUES (:id, :submission, :version, :pool, 'claimed', 'initial', :reviewer, 1,
-            now() + make_interval(secs => :seconds), false, now(), now() - interval '1 minute')
-    RETURNING lease_version, lease_expires_at
-    """
-)
-
-
-LIVE_CLAIMS_SQL = text(
-    "SELECT count(*) FROM review_tasks WHERE reviewer_id = :reviewer AND state = 'claimed'"
-)
-
-
-def should_serve_known_answer(percent: int) -> bool:
-    """A fair coin weighted by the credential's rate, unpredictable to the reviewer."""
-    return percent > 0 and secrets.randbelow(100) < percent
-
-
-async def serve_known_answer(
-    runtime: Runtime, reviewer: User, credential_id: uuid.UUID, pool: str, lease_seconds: int
-) -> Claim | None:
-    """Claim a known-answer task on an example this reviewer has never seen, or None."""
-    async with runtime.sessions() as session:
-        held = (await session.execute(LIVE_CLAIMS_SQL, {"reviewer": reviewer.id})).scalar_one()
-        if held >= runtime.settings.max_live_claims:
-            return None
-        example = await next_example(session, reviewer, credential_id)
-        seen = (
-            example is not None
-            and (
-                await session.execute(
-                    text(
-                        "SELECT 1 FROM review_tasks WHERE submission_id = :s AND reviewer_id = :r"
-                    ),
-                    {"s": example.submission_id, "r": reviewer.id},
-                )
-            ).first()
-        )
-    if example is None or seen:
-        return None
-    task_id = uuid.uuid4()
-    try:
-        async with runtime.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    KNOWN_ANSWER_SQL,
-                    {
-                        "id": task_id,
-                        "submission": example.submission_id,
-                        "version": example.version_id,
-                        "pool": pool,
-                        "reviewer": reviewer.id,
-                        "seconds": lease_seconds,
-                    },
-                )
-            ).one()
-    except IntegrityError:
-        return None
-    return Claim(task_id, row.lease_version, row.lease_expires_at, False)
-
-
-async def example_of_submission(
-    session: AsyncSession, submission_id: uuid.UUID
-) -> CalibrationExample | None:
-    return (
-        await session.exec(
-            select(CalibrationExample).where(CalibrationExample.submission_id == submission_id)
-        )
-    ).first()
-
-
-async def record_known_answer(
-    runtime: Runtime, example: CalibrationExample, reviewer_id: uuid.UUID, task_id: uuid.UUID
-) -> CalibrationAttempt:
-    """After a known-answer task's review was submitted: grade it and update trust."""
-    async with runtime.sessions() as session:
-        policy = await policy_for(session, example.credential_id)
-        scores = (
-            await session.exec(
-                select(ReviewScore.criterion_id, ReviewScore.level_id)
-                .join(Review, col(Review.id) == col(ReviewScore.review_id))
-                .where(Review.task_id == task_id)
-            )
-        ).all()
-        graded, credit, passed = await _grade(session, example, policy, dict(scores))
-        attempt = CalibrationAttempt(
-            example_id=example.id,
-            credential_id=example.credential_id,
-            reviewer_id=reviewer_id,
-            kind=AttemptKind.known_answer,
-            task_id=task_id,
-            levels=graded,
-            credit=credit,
-            passed=passed,
-        )
-        session.add(attempt)
-        await session.flush()
-        await trust.recompute(session, reviewer_id, example.credential_id, policy)
-        await session.commit()
-        await session.refresh(attempt)
-    return attempt

@@ -14,7 +14,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events, queue
-from app.actions import calibration
+from app.actions import known_answers
 from app.actions.outcomes import decide_outcome
 from app.actions.tasks import GONE
 from app.errors import ActionError
@@ -166,10 +166,10 @@ async def write_review(
         assert submission is not None
     if final:
         async with runtime.sessions() as session:
-            example = await calibration.example_of_submission(session, task.submission_id)
+            example = await known_answers.example_of_submission(session, task.submission_id)
         if example is not None:
             # A known-answer check: graded for the reviewer's trust; no earner, no outcome.
-            await calibration.record_known_answer(runtime, example, reviewer.id, task.id)
+            await known_answers.record_known_answer(runtime, example, reviewer.id, task.id)
             return review
         await queue.drop(
             runtime.redis,

@@ -271,8 +271,8 @@ async def claim_next(runtime: Runtime, reviewer: User, *, attempts: int = 5) -> 
     Now and then (the credential's known-answer rate) the answer is instead a known-answer
     check: a calibration example served as a task of the same credential and pool.
     """
-    # Imported here: calibration builds on this module's Claim.
-    from app.actions import calibration
+    # Imported here: known_answers builds on this module's Claim.
+    from app.actions import known_answers
 
     async with runtime.sessions() as session:
         rows = (
@@ -284,9 +284,14 @@ async def claim_next(runtime: Runtime, reviewer: User, *, attempts: int = 5) -> 
         ).all()
     if rows:
         task, _submission, credential, percent = rows[0]
-        if calibration.should_serve_known_answer(percent):
-            check = await calibration.serve_known_answer(
-                runtime, reviewer, credential.id, task.pool, lease_seconds(runtime, credential)
+        if known_answers.should_serve_known_answer(percent):
+            check = await known_answers.serve_known_answer(
+                runtime,
+                reviewer,
+                credential.id,
+                task.pool,
+                lease_seconds(runtime, credential),
+                task.created_at,
             )
             if check is not None:
                 return check

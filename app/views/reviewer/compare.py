@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import access
-from app.actions import calibration, escalations, reviews
+from app.actions import escalations, known_answers, reviews
 from app.agreement import median_level
 from app.auth import current_user
 from app.models import (
@@ -37,7 +37,7 @@ async def compare_page(request: Request) -> Response:
         submission = await session.get(Submission, review.submission_id)
         assert submission is not None
         credential = await session.get(Credential, submission.credential_id)
-        example = await calibration.example_of_submission(session, submission.id)
+        example = await known_answers.example_of_submission(session, submission.id)
         context: dict[str, Any] = {"review": review, "credential": credential}
         if example is not None:
             made = (
