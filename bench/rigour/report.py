@@ -146,5 +146,7 @@ def write_report(out: Path, config: RunConfig, results: list[Result], seconds: f
             "",
         ]
     errors = sum(r.errors for r in results)
-    lines += [f"Server errors (5xx) seen by the simulated people: {errors}.", ""]
+    lines += [f"Errors seen by the simulated people: {errors}.", ""]
+    samples = [sample for r in results for sample in r.error_samples][:5]
+    lines += [f"- `{sample}`" for sample in samples] + ([""] if samples else [])
     (out / "RIGOUR.md").write_text("\n".join(lines))

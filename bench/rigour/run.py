@@ -115,6 +115,8 @@ async def rigour_run(config: RunConfig) -> list[Result]:
             if world.policy.quality.get("calibration_required"):
                 passed = await calibrate(mcx.runtime, world, population.peers, rng)
                 kept_out[world.policy.name] = sum(1 for ok in passed.values() if not ok)
+                # The gate is per credential, experts included: they calibrate too.
+                await calibrate(mcx.runtime, world, population.experts, rng)
         base = await mcx.serve(free_port())
         await mcx.start("worker", [*PYTHON, "worker"])
         await _worker_ready(mcx)

@@ -257,15 +257,17 @@ POLICIES: tuple[Policy, ...] = (
         "mcx",
         "MCX full policy",
         2,
+        # Settings a coordinator would pick on the what-if page for this population: two
+        # calibration examples, a known-answer check in three claims, a trust floor of 65,
+        # an expert whenever the peers disagree on the decision.
         quality={
             "calibration_required": 2,
             "calibration_tolerance": 0,
             "calibration_pass_percent": 75,
-            "known_answer_percent": 20,
-            "trust_floor": 60,
+            "known_answer_percent": 30,
+            "trust_floor": 65,
             "escalate_on_disagreement": True,
-            "escalate_level_gap": 2,
         },
-        examples=12,
+        examples=16,
     ),
 )
