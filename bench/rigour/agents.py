@@ -139,7 +139,7 @@ async def review_once(
     if claimed.status_code == 404:
         return False
     if claimed.status_code != 201:
-        code = claimed.json().get("error", {}).get("code", str(claimed.status_code))
+        code = str(claimed.json().get("error", claimed.status_code))  # {"error": code, ...}
         actor.log.refusals[code] += 1
         actor.log.blocked_after.setdefault(who.key, actor.log.reviews[who.key])
         return False
