@@ -2,7 +2,8 @@
 
 - `redis_ceiling`: the ceiling — one Redis call per request (SET NX), nothing else.
 - `pg_only`: what teams build instead — a PostgreSQL-only claim: one conditional UPDATE.
-Both take the reviewer from an `X-Reviewer` header (no auth: it only makes them faster).
+- `hello`: the pages benchmark's floor, a bare hello-world.
+The claim baselines take the reviewer from an `X-Reviewer` header (no auth: it only makes them faster).
 """
 
 from __future__ import annotations
@@ -63,3 +64,13 @@ def pg_only() -> Starlette:
         return JSONResponse({"lease_version": row["lease_version"]}, status_code=201)
 
     return Starlette(routes=[Route("/claim/{task_id}", claim, methods=["POST"])], lifespan=lifespan)
+
+
+def hello() -> Starlette:
+    """The pages benchmark's floor: a bare Starlette hello-world."""
+    from starlette.responses import PlainTextResponse
+
+    async def hello_world(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("Hello, world")
+
+    return Starlette(routes=[Route("/", hello_world)])
