@@ -34,6 +34,29 @@ async def criteria_of(session: AsyncSession, credential_id: uuid.UUID) -> list[S
     return list(rows.all())
 
 
+async def rubric_scale(
+    session: AsyncSession, rubric_id: uuid.UUID | None
+) -> list[tuple[RubricCriterion, list[RubricLevel]]]:
+    """A rubric version's criteria, each with its levels, both in the issuer's order."""
+    if rubric_id is None:
+        return []
+    criteria = (
+        await session.exec(
+            select(RubricCriterion)
+            .where(RubricCriterion.rubric_id == rubric_id)
+            .order_by(col(RubricCriterion.position))
+        )
+    ).all()
+    levels = (
+        await session.exec(
+            select(RubricLevel)
+            .where(col(RubricLevel.criterion_id).in_([c.id for c in criteria]))
+            .order_by(col(RubricLevel.position))
+        )
+    ).all()
+    return [(c, [lv for lv in levels if lv.criterion_id == c.id]) for c in criteria]
+
+
 async def organisation_by_slug(session: AsyncSession, slug: str) -> Organisation | None:
     return (await session.exec(select(Organisation).where(Organisation.slug == slug))).first()
 

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app import access
-from app.actions import calibration, policy, ratings, trust
+from app.actions import calibration, catalog, policy, ratings, trust
 from app.actions.submissions import latest_rubric
 from app.auth import current_user
 from app.errors import ActionError
@@ -23,8 +23,6 @@ from app.models import (
     FeedbackRating,
     ReviewerStanding,
     Role,
-    RubricCriterion,
-    RubricLevel,
     User,
 )
 from app.quality import agreement, alpha_text
@@ -100,23 +98,7 @@ async def _open_flags(session: Any, credential_ids: list[uuid.UUID]) -> list[Any
 
 async def _rubric_for_form(session: Any, credential: Credential) -> list[Any]:
     rubric = await latest_rubric(session, credential.id)
-    if rubric is None:
-        return []
-    criteria = (
-        await session.exec(
-            select(RubricCriterion)
-            .where(RubricCriterion.rubric_id == rubric.id)
-            .order_by(col(RubricCriterion.position))
-        )
-    ).all()
-    levels = (
-        await session.exec(
-            select(RubricLevel)
-            .where(col(RubricLevel.criterion_id).in_([c.id for c in criteria]))
-            .order_by(col(RubricLevel.position))
-        )
-    ).all()
-    return [(c, [lv for lv in levels if lv.criterion_id == c.id]) for c in criteria]
+    return await catalog.rubric_scale(session, rubric.id if rubric else None)
 
 
 async def credential_page(

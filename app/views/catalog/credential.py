@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import access
-from app.actions import pilots
+from app.actions import catalog, pilots
 from app.actions.catalog import criteria_of
 from app.actions.submissions import latest_rubric, spots_taken
 from app.auth import current_user
@@ -71,23 +71,9 @@ async def _rubric_view(session: AsyncSession, credential_id: uuid.UUID) -> Rubri
     rubric = await latest_rubric(session, credential_id)
     if rubric is None:
         return None
-    criteria = (
-        await session.exec(
-            select(RubricCriterion)
-            .where(RubricCriterion.rubric_id == rubric.id)
-            .order_by(col(RubricCriterion.position))
-        )
-    ).all()
-    levels = (
-        await session.exec(
-            select(RubricLevel)
-            .where(col(RubricLevel.criterion_id).in_([c.id for c in criteria]))
-            .order_by(col(RubricLevel.position))
-        )
-    ).all()
-    by_criterion: dict[uuid.UUID, list[RubricLevel]] = {c.id: [] for c in criteria}
-    for level in levels:
-        by_criterion[level.criterion_id].append(level)
+    scale = await catalog.rubric_scale(session, rubric.id)
+    criteria = [c for c, _ in scale]
+    by_criterion: dict[uuid.UUID, list[RubricLevel]] = {c.id: levels for c, levels in scale}
     width = max((len(v) for v in by_criterion.values()), default=0)
     scales = {tuple((lv.label, lv.points) for lv in v) for v in by_criterion.values()}
     # Column headings name the levels when every criterion uses the same scale; otherwise

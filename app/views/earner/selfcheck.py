@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import uuid
 
-from sqlmodel import col, select
+from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app import access
+from app.actions import catalog
 from app.actions.submissions import latest_version
 from app.actions.submissions.selfcheck import save_self_assessment, self_check
 from app.errors import ActionError
-from app.models import RubricCriterion, RubricLevel, SelfAssessment
+from app.models import SelfAssessment
 from app.templating import templates
 from app.views import form_fields
 from app.views.apikit import caller, path_id
@@ -29,20 +30,7 @@ async def page(request: Request, *, error: ActionError | None = None) -> Respons
     async with runtime.sessions() as session:
         submission, credential = await access.access_submission(session, user, submission_id)
         version = await latest_version(session, submission.id)
-        criteria = (
-            await session.exec(
-                select(RubricCriterion)
-                .where(RubricCriterion.rubric_id == version.rubric_id)
-                .order_by(col(RubricCriterion.position))
-            )
-        ).all()
-        levels = (
-            await session.exec(
-                select(RubricLevel)
-                .where(col(RubricLevel.criterion_id).in_([c.id for c in criteria]))
-                .order_by(col(RubricLevel.position))
-            )
-        ).all()
+        scale = await catalog.rubric_scale(session, version.rubric_id)
         rated = (
             await session.exec(
                 select(SelfAssessment).where(SelfAssessment.version_id == version.id)
@@ -55,7 +43,7 @@ async def page(request: Request, *, error: ActionError | None = None) -> Respons
             "submission": submission,
             "credential": credential,
             "checklist": checklist,
-            "rubric": [(c, [lv for lv in levels if lv.criterion_id == c.id]) for c in criteria],
+            "rubric": scale,
             "rated": {r.criterion_id: r.level_id for r in rated},
             "shared": any(r.shared for r in rated),
             "error": error.detail if error else None,
