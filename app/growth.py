@@ -174,16 +174,18 @@ async def recommend(
         if credential_id not in taken and all(r.credential_id != credential_id for r in out):
             out.append(Recommendation(credential_id, title, reason, source))
 
+    items: dict[uuid.UUID, list[Credential]] = {stack.id: [] for stack in stacks}
+    for stack_id, credential in (
+        await session.exec(
+            select(StackItem.stack_id, Credential)
+            .join(Credential, col(Credential.id) == col(StackItem.credential_id))
+            .where(col(StackItem.stack_id).in_(list(items)))
+            .order_by(col(StackItem.position))
+        )
+    ).all():
+        items[stack_id].append(credential)
     for stack in stacks:
-        items = (
-            await session.exec(
-                select(StackItem.position, Credential)
-                .join(Credential, col(Credential.id) == col(StackItem.credential_id))
-                .where(StackItem.stack_id == stack.id)
-                .order_by(col(StackItem.position))
-            )
-        ).all()
-        for number, (_, credential) in enumerate(items, start=1):
+        for number, credential in enumerate(items[stack.id], start=1):
             if credential.id in taken or credential.status not in OPEN:
                 continue
             add(credential.id, credential.title, f"Next in {stack.title} (#{number})", "stack")

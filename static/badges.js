@@ -1,5 +1,6 @@
-// Badge pages: "Copy link" on the public award page. The page works without this file (the
-// link is shown in a read-only field); data comes from data- attributes, no inline scripts.
+// "Copy link" on every share box ([data-share]): the public award page, and the wallet (which
+// imports this file from earner.js). Pages work without it (the link is shown in a read-only
+// field); data comes from data- attributes, no inline scripts.
 
 for (const share of document.querySelectorAll('[data-share]')) {
   const button = share.querySelector('[data-copy]');

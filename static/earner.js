@@ -8,6 +8,8 @@
 // server for its offset and continue from there, backing off between tries.
 
 import { subscribe } from '/static/bell.js';
+// Copy-link on the wallet's share boxes is the badge pages' own (it runs on import).
+import '/static/badges.js';
 
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30000;
@@ -478,28 +480,7 @@ function showComment(root, payload) {
   box.hidden = false;
 }
 
-function enhanceCopyLinks() {
-  for (const share of document.querySelectorAll('[data-share]')) {
-    const button = share.querySelector('[data-copy]');
-    const input = share.querySelector('[data-copy-source]');
-    const said = share.querySelector('[data-copy-state]');
-    button.hidden = false;
-    button.addEventListener('click', async () => {
-      try {
-        await navigator.clipboard.writeText(input.value);
-        said.textContent = 'Link copied.';
-      } catch {
-        // No clipboard (plain http, an old browser): select it for the person to copy.
-        input.focus();
-        input.select();
-        said.textContent = 'The link is selected: copy it with your device’s Copy command.';
-      }
-    });
-  }
-}
-
 enhanceUploads();
 enhanceCounters();
 enhanceAutosave();
-enhanceCopyLinks();
 if (packet) watchPacket(packet);

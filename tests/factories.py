@@ -9,7 +9,7 @@ import httpx
 from sqlmodel import select
 
 from app.actions import accounts, catalog
-from app.actions.submissions import check_evidence
+from app.actions.submissions import check_evidence, latest_version
 from app.auth import hash_password, new_api_token
 from app.models import ApiToken, Credential, Membership, Organisation, Role, User
 from app.runtime import Runtime
@@ -147,23 +147,14 @@ async def submitted(
         f"/api/v1/submissions/{submission_id}/submit", headers=auth(earner_token)
     )
     assert done.status_code == 202, done.text
-    version_id = await _latest_version_id(runtime, submission_id)
+    version_id = await latest_version_id(runtime, submission_id)
     assert await check_evidence(runtime, version_id) == "in_review"
     return submission_id
 
 
-async def _latest_version_id(runtime: Runtime, submission_id: str) -> uuid.UUID:
-    from app.models import SubmissionVersion
-
+async def latest_version_id(runtime: Runtime, submission_id: str) -> uuid.UUID:
     async with runtime.sessions() as session:
-        rows = (
-            await session.exec(
-                select(SubmissionVersion).where(
-                    SubmissionVersion.submission_id == uuid.UUID(submission_id)
-                )
-            )
-        ).all()
-    return max(rows, key=lambda v: v.number).id
+        return (await latest_version(session, uuid.UUID(submission_id))).id
 
 
 async def scores_for(

@@ -35,7 +35,7 @@ from app.models import (
 from app.runtime import Runtime
 from tests import factories as f
 from tests import media
-from tests.factories import _latest_version_id, auth
+from tests.factories import auth, latest_version_id
 from tests.helpers import csrf_from
 from tests.test_marketplace import _review
 
@@ -120,7 +120,7 @@ async def build_world(client: httpx.AsyncClient, runtime: Runtime) -> World:
     )
     await client.post(f"{base}/{criteria['reflection']}", json={"text": "R."}, headers=auth(owner))
     await client.post(f"/api/v1/submissions/{submission}/submit", headers=auth(owner))
-    assert await check_evidence(runtime, await _latest_version_id(runtime, submission)) == (
+    assert await check_evidence(runtime, await latest_version_id(runtime, submission)) == (
         "in_review"
     )
     claim = await client.post("/api/v1/tasks/claim-next", headers=auth(tokens["reviewer"]))

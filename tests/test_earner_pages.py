@@ -25,7 +25,7 @@ from app.runtime import Runtime
 from app.specs import StackSpec
 from tests import factories as f
 from tests import media
-from tests.factories import _latest_version_id, auth
+from tests.factories import auth, latest_version_id
 from tests.helpers import csrf_from, log_in
 from tests.test_marketplace import _review
 
@@ -113,7 +113,7 @@ async def test_start_reflection_submit_and_the_state_on_my_pages(
     mine = await client.get("/me/submissions")
     assert credential.title in mine.text and ">Checking<" in mine.text
 
-    await check_evidence(runtime, await _latest_version_id(runtime, submission_id))
+    await check_evidence(runtime, await latest_version_id(runtime, submission_id))
     status = (await client.get(f"/submissions/{submission_id}/status.json")).json()
     assert status["status"] == {
         "key": "waiting",

@@ -46,7 +46,7 @@ from app.runtime import Runtime, Urls
 from app.settings import Settings
 from tests import factories as f
 from tests import media
-from tests.factories import _latest_version_id, auth
+from tests.factories import auth, latest_version_id
 from tests.test_security import assert_secured, secured
 
 XSS = "<script>alert(1)</script>"
@@ -188,7 +188,7 @@ async def test_markup_in_every_shown_text_is_escaped_on_every_page(
         attached = await client.post(f"{base}/{by_kind[kind]}", json=body, headers=auth(earner))
         assert attached.status_code == 201, attached.text
     await client.post(f"/api/v1/submissions/{submission_id}/submit", headers=auth(earner))
-    assert await check_evidence(runtime, await _latest_version_id(runtime, submission_id)) == (
+    assert await check_evidence(runtime, await latest_version_id(runtime, submission_id)) == (
         "in_review"
     )
 

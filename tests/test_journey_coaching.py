@@ -12,7 +12,7 @@ from app.actions.submissions import check_evidence
 from app.models import AuditEntry, CoachingRequest, Notification, Role
 from app.runtime import Runtime
 from tests import factories as f
-from tests.factories import _latest_version_id, auth
+from tests.factories import auth, latest_version_id
 from tests.journey import browser, decide, reviewers, sign_in
 
 
@@ -25,7 +25,7 @@ async def _not_yet(
     )
     assert submitted.status_code == 202, submitted.text
     assert (
-        await check_evidence(runtime, await _latest_version_id(runtime, submission_id))
+        await check_evidence(runtime, await latest_version_id(runtime, submission_id))
         == "in_review"
     )
     await decide(client, peers, 0)

@@ -24,7 +24,7 @@ from app.runtime import Runtime
 from app.settings import Settings
 from tests import factories as f
 from tests import media
-from tests.factories import _latest_version_id
+from tests.factories import latest_version_id
 from tests.journey import browser, criteria, put_draft, sign_in, start
 
 CRITERIA = [
@@ -279,7 +279,7 @@ async def test_reviewers_see_a_self_assessment_only_when_the_earner_shared_it(
         assert rated.status_code == 303
         sent = await client.post(f"/submissions/{submission_id}/submit", data={"csrf_token": token})
         assert sent.status_code == 303
-        await check_evidence(runtime, await _latest_version_id(runtime, submission_id))
+        await check_evidence(runtime, await latest_version_id(runtime, submission_id))
         reviewer = await f.person(runtime, f"rev-{label}", [Role.reviewer])
         async with runtime.sessions() as session:
             task_id = (

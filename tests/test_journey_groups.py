@@ -18,7 +18,7 @@ from app.models import GroupComment, Notification, Review, Role, StudyGroup
 from app.runtime import Runtime
 from app.specs import StackSpec
 from tests import factories as f
-from tests.factories import _latest_version_id, auth
+from tests.factories import auth, latest_version_id
 from tests.journey import browser, criteria, decide, put_draft, reviewers, sign_in, start
 
 
@@ -116,7 +116,7 @@ async def test_group_feedback_never_reaches_reviewers_or_the_outcome(
         )
     submitted = await client.post(f"/submissions/{submission_id}/submit", data={"csrf_token": ada})
     assert submitted.status_code == 303
-    await check_evidence(runtime, await _latest_version_id(runtime, submission_id))
+    await check_evidence(runtime, await latest_version_id(runtime, submission_id))
     peers = await reviewers(runtime, 2)
     claim = await client.post("/api/v1/tasks/claim-next", headers=auth(peers[0]))
     task = await client.get(f"/api/v1/tasks/{claim.json()['task_id']}", headers=auth(peers[0]))

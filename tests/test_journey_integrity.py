@@ -18,7 +18,7 @@ from app.models import AuditEntry, EvidenceFlag, Role, Submission
 from app.runtime import Runtime
 from tests import factories as f
 from tests import media
-from tests.factories import _latest_version_id, auth
+from tests.factories import auth, latest_version_id
 from tests.journey import browser, sign_in
 from workers.integrity import scan_evidence
 
@@ -79,7 +79,7 @@ async def _submit(
     assert (
         await client.post(f"/api/v1/submissions/{submission_id}/submit", headers=auth(token))
     ).status_code == 202
-    version_id = await _latest_version_id(runtime, submission_id)
+    version_id = await latest_version_id(runtime, submission_id)
     assert await check_evidence(runtime, version_id) == "in_review"
     flags = await scan_evidence({"runtime": runtime}, str(version_id))
     return submission_id, flags
@@ -126,7 +126,7 @@ async def test_the_same_file_and_a_near_copy_are_flagged_a_distinct_reflection_i
     # Flags inform; they never fail or hold a packet.
     assert set(states.values()) == {"in_review"}
     # Scanning again raises nothing new.
-    version_id = await _latest_version_id(runtime, copy)
+    version_id = await latest_version_id(runtime, copy)
     assert await scan_evidence({"runtime": runtime}, str(version_id)) == 0
 
 

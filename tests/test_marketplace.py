@@ -321,9 +321,9 @@ async def test_withdraw_and_edit_only_until_first_claim(
     assert set(states) == {"cancelled"}
     await client.post(f"/api/v1/submissions/{submission_id}/submit", headers=auth(earner_token))
     from app.actions.submissions import check_evidence
-    from tests.factories import _latest_version_id
+    from tests.factories import latest_version_id
 
-    await check_evidence(runtime, await _latest_version_id(runtime, submission_id))
+    await check_evidence(runtime, await latest_version_id(runtime, submission_id))
     ((_, token),) = await _peers(runtime, 1)
     assert (await client.post("/api/v1/tasks/claim-next", headers=auth(token))).status_code == 201
     too_late = await client.post(
@@ -350,9 +350,9 @@ async def test_not_yet_then_resubmission_keeps_history(
     assert body["versions"][0]["feedback"] and body["versions"][1]["artifacts"]
     await client.post(f"/api/v1/submissions/{submission_id}/submit", headers=auth(earner_token))
     from app.actions.submissions import check_evidence
-    from tests.factories import _latest_version_id
+    from tests.factories import latest_version_id
 
-    await check_evidence(runtime, await _latest_version_id(runtime, submission_id))
+    await check_evidence(runtime, await latest_version_id(runtime, submission_id))
     # The first reviewer is not offered the new version: never twice on one submission.
     assert (await client.post("/api/v1/tasks/claim-next", headers=auth(token))).status_code == 404
     assert (await _review(client, token2, 2)).status_code == 201
@@ -500,10 +500,10 @@ async def test_artifact_access_matrix(client: httpx.AsyncClient, runtime: Runtim
     )
     await client.post(f"/api/v1/submissions/{submission_id}/submit", headers=auth(earner_token))
     from app.actions.submissions import check_evidence
-    from tests.factories import _latest_version_id
+    from tests.factories import latest_version_id
 
     assert (
-        await check_evidence(runtime, await _latest_version_id(runtime, submission_id))
+        await check_evidence(runtime, await latest_version_id(runtime, submission_id))
         == "in_review"
     )
     (_, reviewer_token), (_, other_token) = await _peers(runtime)

@@ -31,7 +31,7 @@ from app.settings import Settings
 from app.templating import STATIC_DIR, TEMPLATES_DIR
 from tests import factories as f
 from tests import media
-from tests.factories import _latest_version_id, auth
+from tests.factories import auth, latest_version_id
 from tests.helpers import csrf_from, log_in
 from tests.test_marketplace import _review
 
@@ -154,7 +154,7 @@ async def test_evidence_may_be_framed_by_mcx_only_and_badges_carry_the_headers(
 
     await client.post(f"{base}/{by_kind['reflection']}", json={"text": "R."}, headers=auth(earner))
     await client.post(f"/api/v1/submissions/{submission_id}/submit", headers=auth(earner))
-    assert await check_evidence(runtime, await _latest_version_id(runtime, submission_id)) == (
+    assert await check_evidence(runtime, await latest_version_id(runtime, submission_id)) == (
         "in_review"
     )
     reviewer = await f.token_for(runtime, await f.person(runtime, "peer", [Role.reviewer]))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.actions import catalog
 from app.agreement import median_level
 from app.models import (
     AuditEntry,
@@ -75,23 +76,9 @@ class RubricShape:
 async def rubric_shape(session: AsyncSession, rubric_id: uuid.UUID) -> RubricShape:
     rubric = await session.get(Rubric, rubric_id)
     assert rubric is not None
-    criteria = list(
-        (
-            await session.exec(
-                select(RubricCriterion)
-                .where(RubricCriterion.rubric_id == rubric_id)
-                .order_by(col(RubricCriterion.position))
-            )
-        ).all()
-    )
-    points: dict[uuid.UUID, dict[int, int]] = {c.id: {} for c in criteria}
-    for level in (
-        await session.exec(
-            select(RubricLevel).where(col(RubricLevel.criterion_id).in_(list(points)))
-        )
-    ).all():
-        points[level.criterion_id][level.position] = level.points
-    return RubricShape(rubric, criteria, points)
+    scale = await catalog.rubric_scale(session, rubric_id)
+    points = {c.id: {level.position: level.points for level in levels} for c, levels in scale}
+    return RubricShape(rubric, [c for c, _ in scale], points)
 
 
 async def load_levels(session: AsyncSession, reviews: list[Scored]) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events, queue
-from app.actions import known_answers
+from app.actions import catalog, known_answers
 from app.actions.outcomes import decide_outcome
 from app.actions.tasks import GONE
 from app.errors import ActionError
@@ -51,21 +51,9 @@ async def rubric_levels(
 ) -> tuple[Rubric, list[RubricCriterion], dict[uuid.UUID, RubricLevel]]:
     rubric = await session.get(Rubric, rubric_id)
     assert rubric is not None
-    criteria = list(
-        (
-            await session.exec(
-                select(RubricCriterion)
-                .where(RubricCriterion.rubric_id == rubric_id)
-                .order_by(col(RubricCriterion.position))
-            )
-        ).all()
-    )
-    levels = (
-        await session.exec(
-            select(RubricLevel).where(col(RubricLevel.criterion_id).in_([c.id for c in criteria]))
-        )
-    ).all()
-    return rubric, criteria, {level.id: level for level in levels}
+    scale = await catalog.rubric_scale(session, rubric_id)
+    levels = {level.id: level for _, row in scale for level in row}
+    return rubric, [criterion for criterion, _ in scale], levels
 
 
 def verdict(rubric: Rubric, chosen: list[RubricLevel]) -> Decision:

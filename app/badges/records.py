@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.actions.catalog import criteria_of
+from app.actions.catalog import criteria_of, rubric_scale
 from app.models import (
     Alignment,
     Award,
@@ -174,40 +174,24 @@ async def load_achievement(
             .order_by(col(StackItem.position))
         )
     ).all()
-    for part in rows:
-        held = None
-        if earner_id is not None:
-            held = (
-                await session.exec(
-                    select(Award)
-                    .where(Award.user_id == earner_id)
-                    .where(Award.credential_id == part.id)
-                    .where(col(Award.revoked_at).is_(None))
-                )
-            ).first()
-        result.parts.append(StackPart(part, held))
+    held: dict[uuid.UUID, Award] = {}
+    if earner_id is not None and rows:
+        for award in (
+            await session.exec(
+                select(Award)
+                .where(Award.user_id == earner_id)
+                .where(col(Award.credential_id).in_([part.id for part in rows]))
+                .where(col(Award.revoked_at).is_(None))
+            )
+        ).all():
+            assert award.credential_id is not None
+            held.setdefault(award.credential_id, award)
+    result.parts = [StackPart(part, held.get(part.id)) for part in rows]
     return result
 
 
 async def _rubric_rows(session: AsyncSession, rubric_id: uuid.UUID) -> list[RubricRow]:
-    criteria = (
-        await session.exec(
-            select(RubricCriterion)
-            .where(RubricCriterion.rubric_id == rubric_id)
-            .order_by(col(RubricCriterion.position))
-        )
-    ).all()
-    made = []
-    for criterion in criteria:
-        levels = (
-            await session.exec(
-                select(RubricLevel)
-                .where(RubricLevel.criterion_id == criterion.id)
-                .order_by(col(RubricLevel.position))
-            )
-        ).all()
-        made.append(RubricRow(criterion, list(levels)))
-    return made
+    return [RubricRow(c, levels) for c, levels in await rubric_scale(session, rubric_id)]
 
 
 async def load_record(session: AsyncSession, award_id: uuid.UUID) -> BadgeRecord | None:
@@ -237,15 +221,15 @@ async def load_record(session: AsyncSession, award_id: uuid.UUID) -> BadgeRecord
         if achievement.rubric and review.rubric_id != achievement.rubric[0].criterion.rubric_id:
             # The review used an older rubric version: describe that one.
             achievement.rubric = await _rubric_rows(session, review.rubric_id)
-        rows = (
-            await session.exec(
-                select(ReviewScore, RubricLevel)
-                .join(RubricLevel, col(RubricLevel.id) == col(ReviewScore.level_id))
-                .where(ReviewScore.review_id == review.id)
-            )
-        ).all()
-        for score, level in rows:
-            given.setdefault(score.criterion_id, []).append(level)
+    scored = (
+        await session.exec(
+            select(ReviewScore, RubricLevel)
+            .join(RubricLevel, col(RubricLevel.id) == col(ReviewScore.level_id))
+            .where(col(ReviewScore.review_id).in_([review.id for review in reviews]))
+        )
+    ).all()
+    for score, level in scored:
+        given.setdefault(score.criterion_id, []).append(level)
     # Reviewers may differ; the badge claims only the level every reviewer granted.
     record.achieved = {
         criterion_id: min(levels, key=lambda level: level.position)

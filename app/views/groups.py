@@ -14,7 +14,7 @@ from starlette.routing import Route
 from app import access
 from app.actions import groups
 from app.errors import ActionError
-from app.models import Credential, CredentialStatus, Stack
+from app.models import Credential, CredentialStatus, Stack, StudyGroup
 from app.templating import templates
 from app.views import form_fields
 from app.views.apikit import caller, path_id
@@ -114,13 +114,26 @@ async def show(request: Request) -> Response:
     async with runtime.sessions() as session:
         group = await access.group_member(session, user, path_id(request, "group_id"))
         progress = await groups.progress_of(session, group)
+    return _group_page(request, group, progress, as_coordinator=False)
+
+
+def _group_page(
+    request: Request,
+    group: StudyGroup,
+    progress: list[groups.MemberProgress],
+    *,
+    as_coordinator: bool,
+) -> Response:
+    """A group's page (members' progress, the invite link), for a member or a coordinator."""
+    base_url = request.app.state.runtime.settings.base_url
     return templates.TemplateResponse(
         request,
         "groups/show.html",
         {
             "group": group,
             "progress": progress,
-            "invite": f"{runtime.settings.base_url}/groups/join/{group.invite_code}",
+            "invite": f"{base_url}/groups/join/{group.invite_code}",
+            "as_coordinator": as_coordinator,
         },
     )
 
@@ -213,16 +226,7 @@ async def cohort(request: Request) -> Response:
     async with runtime.sessions() as session:
         group = await access.access_cohort(session, user, path_id(request, "group_id"))
         progress = await groups.progress_of(session, group)
-    return templates.TemplateResponse(
-        request,
-        "groups/show.html",
-        {
-            "group": group,
-            "progress": progress,
-            "invite": f"{runtime.settings.base_url}/groups/join/{group.invite_code}",
-            "as_coordinator": True,
-        },
-    )
+    return _group_page(request, group, progress, as_coordinator=True)
 
 
 routes = [

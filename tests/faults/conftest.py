@@ -28,11 +28,9 @@ import redis
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlmodel import select
 
 from app.db import alembic_config
 from app.embedded import EmbeddedPostgres, ensure_postgres
-from app.models import SubmissionVersion
 from app.runtime import Runtime, Urls, open_runtime
 from app.settings import load_settings
 from bench.harness import PYTHON, ROOT, admin, free_port
@@ -283,15 +281,3 @@ async def submit_packet(http: httpx.AsyncClient, token: str, credential_id: uuid
     done = await http.post(f"/api/v1/submissions/{submission_id}/submit", headers=auth(token))
     assert done.status_code == 202, done.text
     return submission_id
-
-
-async def latest_version(runtime: Runtime, submission_id: str) -> uuid.UUID:
-    async with runtime.sessions() as session:
-        rows = (
-            await session.exec(
-                select(SubmissionVersion).where(
-                    SubmissionVersion.submission_id == uuid.UUID(submission_id)
-                )
-            )
-        ).all()
-    return max(rows, key=lambda v: v.number).id

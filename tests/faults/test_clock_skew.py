@@ -12,8 +12,8 @@ from app.actions import tasks
 from app.actions.submissions import check_evidence
 from app.models import Role
 from tests import factories as f
-from tests.factories import auth
-from tests.faults.conftest import Cluster, latest_version, submit_packet
+from tests.factories import auth, latest_version_id
+from tests.faults.conftest import Cluster, submit_packet
 
 HOURS = 3600.0
 
@@ -32,7 +32,9 @@ async def test_a_skewed_web_clock_neither_cuts_a_lease_short_nor_stretches_it(
         for i in range(3):
             earner = await f.token_for(rt, await f.person(rt, f"earner{i}", [Role.earner]))
             submission_id = await submit_packet(http, earner, credential.id)
-            assert await check_evidence(rt, await latest_version(rt, submission_id)) == "in_review"
+            assert (
+                await check_evidence(rt, await latest_version_id(rt, submission_id)) == "in_review"
+            )
 
     async def claim_and_score(base: str, token: str) -> tuple[str, dict[str, object]]:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:

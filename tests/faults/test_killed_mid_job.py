@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import Role
 from tests import factories as f
-from tests.factories import auth
-from tests.faults.conftest import Cluster, latest_version, submit_packet, until
+from tests.factories import auth, latest_version_id
+from tests.faults.conftest import Cluster, submit_packet, until
 
 
 @contextlib.asynccontextmanager
@@ -123,7 +123,7 @@ async def test_work_cut_off_by_a_killed_process_is_done_again_exactly_once(
     await until(awarded, what="the outcome and badge after the web process died")
 
     # 3. Both jobs delivered again (arq is at-least-once): nothing happens twice.
-    version_id = await latest_version(rt, submission_id)
+    version_id = await latest_version_id(rt, submission_id)
     again = [
         await rt.arq.enqueue_job("check_evidence", str(version_id), _job_id="check-again"),
         await rt.arq.enqueue_job("reconcile_outcomes", _job_id="reconcile-again"),

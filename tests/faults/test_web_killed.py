@@ -14,8 +14,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from app.actions.submissions import check_evidence
 from app.models import Role
 from tests import factories as f
-from tests.factories import auth
-from tests.faults.conftest import Cluster, latest_version, submit_packet
+from tests.factories import auth, latest_version_id
+from tests.faults.conftest import Cluster, submit_packet
 
 
 async def next_event(ws: ClientConnection) -> dict[str, Any]:
@@ -44,7 +44,9 @@ async def test_claims_of_a_killed_web_process_return_and_the_other_keeps_its_soc
             earner = await f.token_for(rt, await f.person(rt, f"earner{i}", [Role.earner]))
             submission_id = await submit_packet(web1, earner, credential.id)
             # No worker yet: the check runs here, as the worker would run it.
-            assert await check_evidence(rt, await latest_version(rt, submission_id)) == "in_review"
+            assert (
+                await check_evidence(rt, await latest_version_id(rt, submission_id)) == "in_review"
+            )
         claims = {}
         for token in holders:
             claimed = await web1.post("/api/v1/tasks/claim-next", headers=auth(token))

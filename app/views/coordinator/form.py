@@ -12,19 +12,11 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.actions.authoring import EDITABLE
 from app.specs import CredentialSpec
 
-TOP = (
-    "slug",
-    "title",
-    "summary",
-    "topic",
-    "pd_hours",
-    "competency",
-    "key_method",
-    "method_components",
-    "research_resources",
-)
+# The credential's own fields on the form: exactly what an edit may change.
+TOP = EDITABLE
 CRITERION = ("title", "description", "kind", "required", "accepted_types", "max_mb")
 ALIGNMENT = ("framework", "code", "title", "url")
 LEVEL = ("label", "points", "descriptor")

@@ -44,18 +44,16 @@ async def _page(
                 .order_by(col(Stack.title))
             )
         ).all()
-        members: dict[Any, list[str]] = {}
-        for stack in stacks:
-            members[stack.id] = list(
-                (
-                    await session.exec(
-                        select(Credential.title)
-                        .join(StackItem, col(StackItem.credential_id) == col(Credential.id))
-                        .where(StackItem.stack_id == stack.id)
-                        .order_by(col(StackItem.position))
-                    )
-                ).all()
+        members: dict[Any, list[str]] = {stack.id: [] for stack in stacks}
+        for stack_id, title in (
+            await session.exec(
+                select(StackItem.stack_id, Credential.title)
+                .join(Credential, col(Credential.id) == col(StackItem.credential_id))
+                .where(col(StackItem.stack_id).in_(list(members)))
+                .order_by(col(StackItem.position))
             )
+        ).all():
+            members[stack_id].append(title)
     slugs = {o.id: o.slug for o in organisations}
     return templates.TemplateResponse(
         request,
