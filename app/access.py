@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_
+from sqlalchemy import and_, exists, func, or_, text
+from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,7 +32,6 @@ from app.models import (
     StudyGroup,
     Submission,
     SubmissionVersion,
-    TaskReason,
     TaskState,
     User,
 )
@@ -69,73 +70,63 @@ def require_user(user: User | None) -> User:
 
 POOL_ROLE = {Pool.peer: Role.reviewer, Pool.expert: Role.expert}
 
+# Every rule of eligibility for one task, one condition per line, as one SQL condition over
+# `review_tasks`, `submissions`, `credentials` and the earner (`earner`, a users row), with
+# the reviewer as :reviewer and their school, lowercased, as :school. Listing, claiming and
+# claim-next all use it (the claim statement in app/queue embeds it), so they cannot disagree:
+# the role for the pool in the issuing organisation (not suspended); the required badge ("earn
+# it to assess it"); the quality gate (calibrated when the credential asks for it, not
+# suspended for low trust); not the earner; not already on this submission; not from the
+# earner's school when the credential says so.
+ELIGIBLE_SQL = """
+    EXISTS (SELECT 1 FROM memberships m
+             WHERE m.user_id = :reviewer AND m.organisation_id = credentials.organisation_id
+               AND m.suspended_at IS NULL
+               AND m.role = CASE review_tasks.pool WHEN 'peer' THEN 'reviewer'
+                                                   WHEN 'expert' THEN 'expert' END)
+    AND (credentials.required_badge_credential_id IS NULL
+         OR EXISTS (SELECT 1 FROM awards a
+                     WHERE a.user_id = :reviewer AND a.revoked_at IS NULL
+                       AND a.credential_id = credentials.required_badge_credential_id))
+    AND NOT EXISTS (SELECT 1 FROM reviewer_standings st
+                     WHERE st.credential_id = credentials.id AND st.reviewer_id = :reviewer
+                       AND st.suspended_at IS NOT NULL)
+    AND (coalesce((SELECT qp.calibration_required FROM quality_policies qp
+                    WHERE qp.credential_id = credentials.id), 0) = 0
+         OR EXISTS (SELECT 1 FROM reviewer_standings st
+                     WHERE st.credential_id = credentials.id AND st.reviewer_id = :reviewer
+                       AND st.calibrated_at IS NOT NULL))
+    AND submissions.earner_id <> :reviewer
+    AND NOT EXISTS (SELECT 1 FROM review_tasks other
+                     WHERE other.submission_id = submissions.id AND other.reviewer_id = :reviewer)
+    AND NOT EXISTS (SELECT 1 FROM reviews r
+                     WHERE r.submission_id = submissions.id AND r.reviewer_id = :reviewer)
+    AND (NOT credentials.exclude_same_school OR earner.school IS NULL
+         OR CAST(:school AS text) IS NULL OR lower(earner.school) <> CAST(:school AS text))
+"""
 
-def _pool_role_matches() -> ColumnElement[bool]:
-    return or_(
-        and_(col(ReviewTask.pool) == Pool.peer, col(Membership.role) == Role.reviewer),
-        and_(col(ReviewTask.pool) == Pool.expert, col(Membership.role) == Role.expert),
-    )
+
+def eligibility(user: User) -> Any:
+    """ELIGIBLE_SQL bound to this reviewer, for an ORM query over the same four tables."""
+    school = user.school.lower() if user.school else None
+    return text(ELIGIBLE_SQL).bindparams(reviewer=user.id, school=school)
 
 
 def eligible_tasks(user: User, *, open_only: bool = True) -> Any:
-    """Open tasks this reviewer may see and claim: (task, submission, credential) rows.
-
-    Every rule of eligibility lives here, one condition per line, so listing, claiming and
-    claim-next cannot disagree: the role for the pool in the issuing organisation (not
-    suspended); the required badge ("earn it to assess it"); the quality gate (calibrated
-    when the credential asks for it, not suspended for low trust); not the earner; not
-    already on this submission; not from the earner's school when the credential says so.
-    """
-    earner = aliased(User)
-    earlier_task = aliased(ReviewTask)
+    """Open tasks this reviewer may see and claim: (task, submission, credential) rows, by
+    ELIGIBLE_SQL. (The live queue in Redis answers the hot path; this is for the rest.)"""
+    earner = aliased(User, name="earner")
     return (
-        _quality_gated(
-            select(ReviewTask, Submission, Credential)
-            .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
-            .join(Credential, col(Credential.id) == col(Submission.credential_id)),
-            user,
-        )
+        select(ReviewTask, Submission, Credential)
+        .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
+        .join(Credential, col(Credential.id) == col(Submission.credential_id))
         .join(earner, col(earner.id) == col(Submission.earner_id))
         .where(
             col(ReviewTask.state).in_(
                 [TaskState.open] if open_only else [TaskState.open, TaskState.claimed]
             )
         )
-        .where(
-            exists()
-            .where(col(Membership.user_id) == user.id)
-            .where(col(Membership.organisation_id) == col(Credential.organisation_id))
-            .where(col(Membership.suspended_at).is_(None))
-            .where(_pool_role_matches())
-        )
-        .where(
-            or_(
-                col(Credential.required_badge_credential_id).is_(None),
-                exists()
-                .where(col(Award.user_id) == user.id)
-                .where(col(Award.credential_id) == col(Credential.required_badge_credential_id))
-                .where(col(Award.revoked_at).is_(None)),
-            )
-        )
-        .where(col(Submission.earner_id) != user.id)
-        .where(
-            ~exists()
-            .where(col(earlier_task.submission_id) == col(Submission.id))
-            .where(col(earlier_task.reviewer_id) == user.id)
-        )
-        .where(
-            ~exists()
-            .where(col(Review.submission_id) == col(Submission.id))
-            .where(col(Review.reviewer_id) == user.id)
-        )
-        .where(
-            or_(
-                ~col(Credential.exclude_same_school),
-                col(earner.school).is_(None),
-                literal(user.school is None),
-                func.lower(col(earner.school)) != (user.school or "").lower(),
-            )
-        )
+        .where(eligibility(user))
     )
 
 
@@ -162,27 +153,10 @@ def _quality_gated(query: Any, user: User) -> Any:
     )
 
 
-# How far ahead of equally old work a reviewer's most trusted credentials come in claim-next:
-# trust 100 is 12 hours ahead, trust 50 six; escalations and appeals still lead by a day.
-TRUST_LEAD_SECONDS = 12 * 3600
-
-
-def by_trust_priority(query: Any) -> Any:
-    """claim-next's order: by_priority, with the work of credentials where this reviewer is
-    most trusted first (a newcomer counts as the prior, 75)."""
-    boost = case((col(ReviewTask.reason) == TaskReason.initial, 0), else_=86400)
-    trust = func.coalesce(col(ReviewerStanding.trust), 75.0) / 100.0 * TRUST_LEAD_SECONDS
-    return query.order_by(
-        func.extract("epoch", col(ReviewTask.created_at)) - boost - trust, col(ReviewTask.id)
-    )
-
-
 def by_priority(query: Any) -> Any:
-    """Oldest first; escalations and appeals jump a day ahead, so nothing waits forever."""
-    boost = case((col(ReviewTask.reason) == TaskReason.initial, 0), else_=86400)
-    return query.order_by(
-        func.extract("epoch", col(ReviewTask.created_at)) - boost, col(ReviewTask.id)
-    )
+    """Oldest first; escalations and appeals jump a day ahead, so nothing waits forever (the
+    stored `priority`, which the partial index over open work serves)."""
+    return query.order_by(col(ReviewTask.priority), col(ReviewTask.id))
 
 
 async def can_claim(session: AsyncSession, user: User, task_id: uuid.UUID) -> bool:
@@ -285,15 +259,42 @@ async def shares_group_with(session: AsyncSession, user: User, submission: Submi
     return row.first() is not None
 
 
-async def reviewer_pools(
+@dataclass(frozen=True)
+class PoolRule:
+    """What the live queue needs of one pool a reviewer may review."""
+
+    trust: float  # this reviewer's trust on the credential (the prior, 75, when unmeasured)
+    known_answer_percent: int
+    lease_minutes: int | None  # the credential's lease; None: the deployment's
+
+
+async def reviewer_pool_rules(
     session: AsyncSession, user: User, *, gated: bool = True
-) -> set[tuple[uuid.UUID, str]]:
-    """The (credential, pool) feeds this person may watch: the per-credential half of
-    eligibility (role, suspension, required badge, and unless `gated` is False the quality
-    gate); per-submission rules apply per task."""
-    query = select(Credential.id, Membership.role)
-    if gated:
-        query = _quality_gated(query.select_from(Credential), user)
+) -> dict[tuple[uuid.UUID, str], PoolRule]:
+    """The (credential, pool) feeds this person may watch, with their rules: the
+    per-credential half of eligibility (role, suspension, required badge, and unless `gated`
+    is False the quality gate); per-submission rules apply per task."""
+    query: Any = core_select(
+        col(Credential.id),
+        col(Membership.role),
+        func.coalesce(col(ReviewerStanding.trust), 75.0),
+        func.coalesce(col(QualityPolicy.known_answer_percent), 0),
+        col(Credential.lease_minutes),
+    )
+    query = query.select_from(Credential)
+    query = (
+        _quality_gated(query, user)
+        if gated
+        else query.outerjoin(
+            QualityPolicy, col(QualityPolicy.credential_id) == col(Credential.id)
+        ).outerjoin(
+            ReviewerStanding,
+            and_(
+                col(ReviewerStanding.credential_id) == col(Credential.id),
+                col(ReviewerStanding.reviewer_id) == user.id,
+            ),
+        )
+    )
     rows = await session.execute(
         query.join(Membership, col(Membership.organisation_id) == col(Credential.organisation_id))
         .where(col(Membership.user_id) == user.id)
@@ -310,7 +311,17 @@ async def reviewer_pools(
         )
     )
     pool_of = {Role.reviewer: Pool.peer, Role.expert: Pool.expert}
-    return {(credential_id, pool_of[Role(role)].value) for credential_id, role in rows.all()}
+    return {
+        (credential_id, pool_of[Role(role)].value): PoolRule(float(trust), int(percent), lease)
+        for credential_id, role, trust, percent, lease in rows.all()
+    }
+
+
+async def reviewer_pools(
+    session: AsyncSession, user: User, *, gated: bool = True
+) -> set[tuple[uuid.UUID, str]]:
+    """The (credential, pool) feeds this person may watch (see reviewer_pool_rules)."""
+    return set(await reviewer_pool_rules(session, user, gated=gated))
 
 
 async def access_claim(

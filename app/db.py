@@ -20,10 +20,20 @@ class SchemaNotCurrent(RuntimeError):
     """The database is not at the newest migration; `mcx migrate` fixes it."""
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int = 10, max_live_claims: int | None = None
+) -> AsyncEngine:
+    """The pool. `max_live_claims` goes to every connection as `mcx.max_live_claims`, which
+    the live-claim trigger on review_tasks enforces (see migration 0006)."""
     # No pre-ping: it would add a round trip to every checkout; asyncpg reports a dead
     # connection as a disconnect error, which invalidates it and the pool moves on.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    settings = {} if max_live_claims is None else {"mcx.max_live_claims": str(max_live_claims)}
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"server_settings": settings},
+    )
 
 
 def make_sessions(engine: AsyncEngine) -> Sessions:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -61,6 +62,12 @@ class Runtime:
     redis: Redis
     arq: ArqRedis
 
+    @functools.cached_property
+    def autocommit(self) -> AsyncEngine:
+        """The same pool, each statement its own transaction: no BEGIN/COMMIT round trips
+        around the single statements of the claim path."""
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
     @property
     def arq_queue(self) -> str:
         return self.settings.redis_prefix + "arq:queue"
@@ -98,7 +105,11 @@ async def open_runtime(settings: Settings, urls: Urls | None = None) -> Runtime:
     """Connect everything a process needs; nothing here runs at import time."""
     if urls is None:
         urls = await asyncio.to_thread(resolve_urls, settings)
-    engine = make_engine(urls.database, pool_size=settings.db_pool_size)
+    engine = make_engine(
+        urls.database,
+        pool_size=settings.db_pool_size,
+        max_live_claims=settings.max_live_claims,
+    )
     redis = Redis.from_url(urls.redis, decode_responses=True)
     # Lazy like `redis`: a process starts (and /readyz says why it is not ready) without Redis.
     arq = ArqRedis(

@@ -2,7 +2,7 @@
 task (same credential, pool and look); its review is graded against the expert's reference
 for the reviewer's trust, and never reaches an earner or an outcome.
 
-A released or expired check is cancelled, never reopened (app.actions.tasks), so no other
+A released or expired check is cancelled, never reopened (app/queue/sql/release.sql), so no other
 reviewer is ever offered a sample as work.
 """
 
@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.actions import trust
 from app.actions.calibration import grade, next_example
 from app.actions.policy import policy_for
-from app.actions.tasks import Claim
 from app.models import (
     AttemptKind,
     CalibrationAttempt,
@@ -29,6 +28,7 @@ from app.models import (
     ReviewScore,
     User,
 )
+from app.queue import Claim
 from app.runtime import Runtime
 
 KNOWN_ANSWER_SQL = text(
@@ -100,6 +100,16 @@ async def serve_known_answer(
     except IntegrityError:
         return None
     return Claim(task_id, row.lease_version, row.lease_expires_at, False)
+
+
+async def waiting_since(runtime: Runtime, task_id: uuid.UUID) -> datetime:
+    """When the real task a check stands in for was opened."""
+    async with runtime.engine.connect() as conn:
+        return (
+            await conn.execute(
+                text("SELECT created_at FROM review_tasks WHERE id = :task"), {"task": task_id}
+            )
+        ).scalar_one()
 
 
 async def example_of_submission(

@@ -110,7 +110,7 @@ async def offer_overdue_to_experts(runtime: Runtime) -> int:
             assert credential is not None
         for peer_task in withdrawn:
             key = queue.PoolKey(credential.id, peer_task.pool)
-            await queue.drop(runtime.redis, runtime.settings, key, peer_task.id)
+            await queue.drop(runtime, key, peer_task.id)
             await events.publish_feed(
                 runtime.redis,
                 runtime.settings,

@@ -159,12 +159,7 @@ async def write_review(
             # A known-answer check: graded for the reviewer's trust; no earner, no outcome.
             await known_answers.record_known_answer(runtime, example, reviewer.id, task.id)
             return review
-        await queue.drop(
-            runtime.redis,
-            runtime.settings,
-            queue.PoolKey(submission.credential_id, task.pool),
-            task.id,
-        )
+        await queue.drop(runtime, queue.PoolKey(submission.credential_id, task.pool), task.id)
         async with runtime.sessions() as session:
             credential = await session.get(Credential, submission.credential_id)
         await events.notify(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint, func, text
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import check_in, created_field, id_field, new_id, when_field
@@ -37,6 +37,7 @@ class User(SQLModel, table=True):
     __table_args__ = (
         # Emails are stored normalised; the index makes "one account per address" hold.
         Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        CheckConstraint("live_claims >= 0", name="ck_user_live_claims"),
     )
 
     id: uuid.UUID = id_field()
@@ -51,6 +52,9 @@ class User(SQLModel, table=True):
     subject_id: uuid.UUID = Field(default_factory=new_id, unique=True)
     created_at: datetime = created_field()
     last_login_at: datetime | None = when_field()
+    # Tasks this person holds in state 'claimed', kept by a trigger on review_tasks (which
+    # also refuses a claim past MCX_MAX_LIVE_CLAIMS); never written by the application.
+    live_claims: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Membership(SQLModel, table=True):

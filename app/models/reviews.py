@@ -69,6 +69,8 @@ class ReviewTask(SQLModel, table=True):
             postgresql_where=text("reviewer_id IS NOT NULL"),
         ),
         Index("ix_task_pool_state", "pool", "state"),
+        # Open work in queue order: "the first N open tasks" walks this index.
+        Index("ix_task_open_priority", "priority", "id", postgresql_where=text("state = 'open'")),
     )
 
     id: uuid.UUID = id_field()
@@ -84,6 +86,9 @@ class ReviewTask(SQLModel, table=True):
     claimed_at: datetime | None = when_field()
     completed_at: datetime | None = when_field()
     created_at: datetime = created_field()
+    # Queue order (epoch seconds, escalations and appeals a day ahead): set by a trigger from
+    # created_at and reason, whatever the application sends.
+    priority: float = 0.0
 
 
 class Review(SQLModel, table=True):

@@ -7,10 +7,10 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app import access
+from app import access, queue
 from app.actions import reviews, tasks
 from app.models import (
     Artifact,
@@ -19,6 +19,8 @@ from app.models import (
     SubmissionCriterion,
 )
 from app.views.apikit import body, caller, idempotent, path_id
+
+LIST_LIMIT = 100
 
 
 class ClaimRef(BaseModel):
@@ -38,13 +40,12 @@ class ReviewIn(ClaimRef):
     feedback: str = Field(default="", max_length=reviews.MAX_FEEDBACK)
 
 
-async def list_tasks(request: Request) -> JSONResponse:
+async def list_tasks(request: Request) -> Response:
+    """Open work I may claim, best first (the live queue's cards, joined as stored)."""
     runtime, user = await caller(request)
-    async with runtime.sessions() as session:
-        rows = (
-            await session.execute(access.by_priority(access.eligible_tasks(user)).limit(100))
-        ).all()
-    return JSONResponse({"tasks": [tasks.task_card(t, c) for t, _s, c in rows]})
+    work = await queue.open_work(runtime, user, LIST_LIMIT)
+    body = '{"tasks":[' + ",".join(work.cards) + "]}"
+    return Response(body, media_type="application/json")
 
 
 async def claim(request: Request) -> JSONResponse:

@@ -242,7 +242,7 @@ async def _cancel_unclaimed(
         credential_id = submission.credential_id
     for task in cancelled:
         key = queue.PoolKey(credential_id, task.pool)
-        await queue.drop(runtime.redis, runtime.settings, key, task.id)
+        await queue.drop(runtime, key, task.id)
         await events.publish_feed(
             runtime.redis,
             runtime.settings,

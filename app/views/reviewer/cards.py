@@ -6,27 +6,21 @@ static/reviewer.js keeps and the server-rendered one cannot disagree.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from app import access
+from app import queue
 from app.models import (
-    Artifact,
     ArtifactKind,
-    Credential,
     Decision,
     Pool,
-    ReviewTask,
-    Submission,
     TaskReason,
-    TaskState,
     User,
 )
+from app.runtime import Runtime
 
 # A phone shows a few screens of work; the rest waits its turn behind "Claim next best".
 FEED_LIMIT = 50
@@ -135,62 +129,34 @@ class Feed:
         }
 
 
-async def load_feed(session: AsyncSession, user: User, now: datetime) -> Feed:
-    """The open work this reviewer may claim, best first, and the live claim they hold.
-
-    Three queries whatever the length: the eligible tasks, the evidence kinds of all their
-    versions at once, and my claim.
-    """
-    rows = (
-        await session.exec(access.by_priority(access.eligible_tasks(user)).limit(FEED_LIMIT))
-    ).all()
-    kinds: dict[uuid.UUID, set[str]] = {}
-    if rows:
-        pairs = await session.exec(
-            select(Artifact.version_id, Artifact.kind)
-            .where(col(Artifact.version_id).in_([task.version_id for task, _s, _c in rows]))
-            .distinct()
-        )
-        for version_id, kind in pairs.all():
-            kinds.setdefault(version_id, set()).add(kind)
-    cards = [
-        Card(
-            task_id=task.id,
-            credential=credential.title,
-            pool=task.pool,
-            reason=task.reason,
-            evidence=[
-                KIND_LABELS[kind] for kind in KIND_ORDER if kind in kinds.get(task.version_id, ())
-            ],
-            waiting_since=task.created_at,
-            waiting=waiting_text((now - task.created_at).total_seconds()),
-        )
-        for task, _submission, credential in rows
-    ]
-    return Feed(cards=cards, claim=await held_claim(session, user, now))
+async def load_feed(runtime: Runtime, user: User, now: datetime) -> Feed:
+    """The open work this reviewer may claim, best first, and the live claim they hold: one
+    read of the live queue (app.queue.open_work), no PostgreSQL while their pools are cached."""
+    work = await queue.open_work(runtime, user, FEED_LIMIT)
+    cards = [_card(json.loads(stored), now) for stored in work.cards]
+    claim = None
+    if work.held:
+        deadline, stored = min(work.held)
+        expires = datetime.fromtimestamp(deadline, UTC)
+        if expires > now:
+            held = json.loads(stored)
+            claim = HeldClaim(
+                task_id=uuid.UUID(held["task_id"]),
+                credential=held["credential"],
+                lease_expires_at=expires,
+                left=left_text((expires - now).total_seconds()),
+            )
+    return Feed(cards=cards, claim=claim)
 
 
-async def held_claim(session: AsyncSession, user: User, now: datetime) -> HeldClaim | None:
-    """My live claim (the soonest to end, should a setting allow several)."""
-    row = (
-        await session.exec(
-            select(ReviewTask, Credential)
-            .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
-            .join(Credential, col(Credential.id) == col(Submission.credential_id))
-            .where(col(ReviewTask.reviewer_id) == user.id)
-            .where(col(ReviewTask.state) == TaskState.claimed)
-            .where(col(ReviewTask.lease_expires_at) > now)
-            .order_by(col(ReviewTask.lease_expires_at))
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        return None
-    task, credential = row
-    assert task.lease_expires_at is not None
-    return HeldClaim(
-        task_id=task.id,
-        credential=credential.title,
-        lease_expires_at=task.lease_expires_at,
-        left=left_text((task.lease_expires_at - now).total_seconds()),
+def _card(data: dict[str, Any], now: datetime) -> Card:
+    waiting_since = datetime.fromisoformat(data["waiting_since"])
+    return Card(
+        task_id=uuid.UUID(data["task_id"]),
+        credential=data["credential"],
+        pool=data["pool"],
+        reason=data["reason"],
+        evidence=[KIND_LABELS[ArtifactKind(kind)] for kind in data.get("evidence", [])],
+        waiting_since=waiting_since,
+        waiting=waiting_text((now - waiting_since).total_seconds()),
     )

@@ -27,8 +27,7 @@ async def render_feed(
 ) -> Response:
     """The feed page, optionally with an error from the action that brought us here."""
     now = datetime.now(UTC)
-    async with request.app.state.runtime.sessions() as session:
-        feed = await load_feed(session, user, now)
+    feed = await load_feed(request.app.state.runtime, user, now)
     roles: frozenset[str] = getattr(request.state, "roles", frozenset())
     return templates.TemplateResponse(
         request,
@@ -58,8 +57,7 @@ async def feed_json(request: Request) -> Response:
             {"error": "unauthenticated", "detail": "Log in to continue."}, status_code=401
         )
     now = datetime.now(UTC)
-    async with request.app.state.runtime.sessions() as session:
-        feed = await load_feed(session, user, now)
+    feed = await load_feed(request.app.state.runtime, user, now)
     return JSONResponse(feed.json(now), headers={"Cache-Control": "no-store"})
 
 

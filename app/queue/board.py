@@ -1,0 +1,163 @@
+"""Work appearing on and leaving the live queue: a task opens (or opens again), a task is
+done. Each is one script (lua/open.lua, lua/drop.lua) and, for opening, one feed event."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import text
+
+from app import events
+from app.models import Credential, ReviewTask, Submission
+from app.queue.keys import PoolKey, meta, score
+from app.queue.scripts import scripts
+from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# The kinds of evidence, in the order a card lists them.
+EVIDENCE_ORDER = ("video", "audio", "image", "document", "link", "reflection")
+
+FACTS_SQL = text(
+    """
+    SELECT lower(earner.school) AS earner_school,
+           (SELECT coalesce(array_agg(DISTINCT a.kind), '{}') FROM artifacts a
+             WHERE a.version_id = :version) AS kinds,
+           (SELECT coalesce(array_agg(DISTINCT o.reviewer_id::text), '{}') FROM review_tasks o
+             WHERE o.submission_id = :submission AND o.reviewer_id IS NOT NULL) AS on_it
+      FROM users earner WHERE earner.id = :earner
+    """
+)
+
+
+def card(
+    task_id: uuid.UUID,
+    credential_id: uuid.UUID,
+    title: str,
+    pool: str,
+    reason: str,
+    waiting_since: str,
+    submission_id: uuid.UUID,
+    kinds: list[str],
+) -> str:
+    """What a reviewer's feed shows of open work, as stored JSON: never the earner."""
+    return json.dumps(
+        {
+            "task_id": str(task_id),
+            "credential_id": str(credential_id),
+            "credential": title,
+            "pool": pool,
+            "reason": reason,
+            "waiting_since": waiting_since,
+            "packet": str(submission_id),
+            "evidence": [kind for kind in EVIDENCE_ORDER if kind in kinds],
+        },
+        separators=(",", ":"),
+    )
+
+
+async def announce_open(
+    runtime: Runtime, task: ReviewTask, submission: Submission, credential: Credential, kind: str
+) -> None:
+    """After commit: the task is in its pool's open set and every eligible feed hears `kind`."""
+    async with runtime.engine.connect() as conn:
+        facts = (
+            await conn.execute(
+                FACTS_SQL,
+                {
+                    "version": task.version_id,
+                    "submission": submission.id,
+                    "earner": submission.earner_id,
+                },
+            )
+        ).one()
+    pool = PoolKey(credential.id, task.pool)
+    school = facts.earner_school or ""
+    stored = card(
+        task.id,
+        credential.id,
+        credential.title,
+        task.pool,
+        task.reason,
+        task.created_at.isoformat(),
+        submission.id,
+        list(facts.kinds),
+    )
+    await put_open(
+        runtime,
+        task.id,
+        pool,
+        score(task.created_at, task.reason),
+        meta(
+            pool,
+            submission.id,
+            submission.earner_id,
+            school if credential.exclude_same_school else "",
+        ),
+        stored,
+    )
+    await events.publish_feed(
+        runtime.redis,
+        runtime.settings,
+        kind,
+        task_id=task.id,
+        credential_id=credential.id,
+        pool=task.pool,
+        audience={
+            "earner_id": str(submission.earner_id),
+            "excluded_reviewer_ids": list(facts.on_it),
+            "exclude_same_school": credential.exclude_same_school,
+            "earner_school": school or None,
+        },
+        data=json.loads(stored),
+    )
+
+
+async def put_open(
+    runtime: Runtime,
+    task_id: uuid.UUID,
+    pool: PoolKey,
+    priority: float,
+    task_meta: str = "",
+    stored_card: str = "",
+) -> None:
+    """lua/open.lua: the task is open in Redis (PostgreSQL already says so)."""
+    try:
+        await scripts(runtime.redis).run(
+            "open",
+            runtime.settings.redis_prefix,
+            str(task_id),
+            pool.name,
+            priority,
+            task_meta,
+            stored_card,
+            "",
+        )
+    except RedisError as exc:
+        # PostgreSQL already says it is open; the next rebuild puts it back.
+        log.warning("could not add task %s to the live queue: %s", task_id, exc)
+
+
+async def drop(runtime: Runtime, pool: PoolKey, task_id: uuid.UUID) -> None:
+    """lua/drop.lua: the task leaves the live queue (completed, cancelled, handed on)."""
+    try:
+        await scripts(runtime.redis).run(
+            "drop", runtime.settings.redis_prefix, str(task_id), pool.name
+        )
+    except RedisError as exc:
+        log.warning("could not drop task %s from the live queue: %s", task_id, exc)
+
+
+def feed_message(kind: str, task_id: uuid.UUID, pool: PoolKey) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "task_id": str(task_id),
+        "credential_id": str(pool.credential_id),
+        "pool": pool.pool,
+        "data": {},
+        "audience": {},
+    }

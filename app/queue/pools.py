@@ -1,0 +1,64 @@
+"""Which pools a reviewer may review, cached in Redis where the scripts read it.
+
+Worked out from PostgreSQL (app.access.reviewer_pool_rules: role, membership, required
+badge, calibration, trust suspension) on first need and kept for CACHE_SECONDS under a
+generation number. Anything that changes those facts calls `changed`, which bumps the
+generation, so every cached answer is dropped at once. A stale answer can only cost a wasted
+tap: PostgreSQL's claim statement re-checks every rule.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from app import access
+from app.models import User
+from app.queue.keys import eligibility_gen_key, eligibility_key
+from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+CACHE_SECONDS = 60
+
+
+async def cache(runtime: Runtime, reviewer: User) -> dict[str, str]:
+    """Work out the reviewer's pools from PostgreSQL and cache them; the cached hash."""
+    async with runtime.sessions() as session:
+        rules = await access.reviewer_pool_rules(session, reviewer)
+        held_back = len(await access.reviewer_pool_rules(session, reviewer, gated=False)) - len(
+            rules
+        )
+    default_minutes = runtime.settings.lease_minutes
+    entry = {
+        f"{credential_id}:{pool}": "|".join(
+            (
+                f"{rule.trust:g}",
+                str(rule.known_answer_percent),
+                str(60 * (rule.lease_minutes or default_minutes)),
+            )
+        )
+        for (credential_id, pool), rule in rules.items()
+    }
+    entry["~"] = str(max(held_back, 0))  # present even with no pools: "cached, none"
+    if reviewer.school:
+        entry["~school"] = reviewer.school.lower().replace("|", " ")
+    settings, redis = runtime.settings, runtime.redis
+    gen = await redis.get(eligibility_gen_key(settings)) or "0"
+    key = eligibility_key(settings, gen, reviewer.id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(key)
+        pipe.hset(key, mapping=entry)
+        pipe.expire(key, CACHE_SECONDS)
+        await pipe.execute()
+    return entry
+
+
+async def held_back(runtime: Runtime, reviewer: User) -> bool:
+    """Whether the quality gate (calibration, low trust) keeps this reviewer from a pool."""
+    entry = await cache(runtime, reviewer)
+    return entry.get("~", "0") != "0"
+
+
+async def changed(runtime: Runtime) -> None:
+    """Some eligibility fact changed (a role, a badge, calibration, trust, a policy): every
+    cached answer is dropped. Call after the commit."""
+    await runtime.redis.incr(eligibility_gen_key(runtime.settings))
