@@ -36,9 +36,10 @@ def make_engine(
     )
 
 
-def make_sessions(engine: AsyncEngine) -> Sessions:
+def make_sessions(engine: AsyncEngine, info: dict[str, object] | None = None) -> Sessions:
+    """Sessions on the engine; `info` is every session's (e.g. the live queue's commit hook)."""
     # expire_on_commit=False: objects stay readable after commit (no lazy loads in async code).
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=info)
 
 
 def alembic_config(url: str) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -16,12 +17,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from app.auth import flush_last_used
 from app.bodies import BodyPaceMiddleware
 from app.csrf import CSRFMiddleware
 from app.db import require_current_schema
 from app.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_TYPES, ActionError, is_unavailable
 from app.live import ServerConnectionMiddleware, start_hub
-from app.runtime import Urls, open_runtime
+from app.runtime import Runtime, Urls, open_runtime
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, load_settings
 from app.templating import STATIC_DIR, templates
@@ -94,6 +96,19 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(detail, status_code=503, headers=headers)
 
 
+TOKEN_USE_FLUSH_SECONDS = 30.0
+
+
+async def _flush_token_use(runtime: Runtime) -> None:
+    """api_tokens.last_used_at, in one batch every half minute, off the request path."""
+    while True:
+        await asyncio.sleep(TOKEN_USE_FLUSH_SECONDS)
+        try:
+            await flush_last_used(runtime.sessions)
+        except Exception as exc:  # a failed batch is retried with the next uses; never fatal
+            log.warning("could not record API token use: %r", exc)
+
+
 def create_app(
     settings: Settings | None = None,
     urls: Urls | None = None,
@@ -109,9 +124,15 @@ def create_app(
             await require_current_schema(runtime.engine)
             app.state.runtime = runtime
             app.state.hub = await start_hub(runtime, **(hub_options or {}))
+            flusher = asyncio.create_task(_flush_token_use(runtime))
             try:
                 yield
             finally:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+                with contextlib.suppress(Exception):  # shutting down: PostgreSQL may be gone
+                    await flush_last_used(runtime.sessions)
                 await app.state.hub.stop()
         finally:
             await runtime.close()

@@ -115,11 +115,14 @@ async def open_runtime(settings: Settings, urls: Urls | None = None) -> Runtime:
     arq = ArqRedis(
         ConnectionPool.from_url(urls.redis), default_queue_name=settings.redis_prefix + "arq:queue"
     )
+    # Imported here: the queue's modules name Runtime in their signatures.
+    from app.queue.pools import on_commit
+
     return Runtime(
         settings=settings,
         urls=urls,
         engine=engine,
-        sessions=make_sessions(engine),
+        sessions=make_sessions(engine, {"mcx_on_eligibility": on_commit(redis, settings)}),
         redis=redis,
         arq=arq,
     )

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth import hash_password, new_api_token, normalise_email, verify_password
+from app.auth import forget, hash_password, new_api_token, normalise_email, verify_password
 from app.errors import ActionError, not_found
 from app.models import ApiToken, AuditEntry, Membership, Organisation, Role, User
 from app.settings import Settings
@@ -133,6 +133,7 @@ async def log_out_everywhere(session: AsyncSession, user: User) -> None:
         update(User).where(col(User.id) == user.id).values(session_version=User.session_version + 1)
     )
     await session.commit()
+    forget()
 
 
 async def create_api_token(session: AsyncSession, user: User, name: str) -> tuple[ApiToken, str]:
@@ -171,3 +172,4 @@ async def revoke_api_token(session: AsyncSession, user: User, token_id: uuid.UUI
             )
         )
         await session.commit()
+        forget()

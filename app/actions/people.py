@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import access
 from app.actions import accounts
-from app.auth import hash_password
+from app.auth import forget, hash_password
 from app.errors import ActionError, not_found
 from app.models import AuditEntry, Invitation, Membership, Organisation, Role, User
 
@@ -216,6 +216,7 @@ async def accept_invitation(session: AsyncSession, token: str, password: str) ->
         )
     )
     await session.commit()
+    forget()
     return user
 
 

@@ -138,16 +138,20 @@ async def reserve_next(
 ) -> Reservation | int:
     """Take the best open task for this reviewer out of the open set (claim_next.lua); or
     UNKNOWN (PostgreSQL must choose), TAKEN_CODE (no open work for them) or AT_CAP."""
-    found = await _script(
-        runtime,
-        reviewer,
-        "claim_next",
-        str(reviewer.id),
-        _cap(runtime),
-        32,
-        TRUST_LEAD_SECONDS,
-        *(str(task) for task in skip),
-    )
+    try:
+        found = await _script(
+            runtime,
+            reviewer,
+            "claim_next",
+            str(reviewer.id),
+            _cap(runtime),
+            32,
+            TRUST_LEAD_SECONDS,
+            *(str(task) for task in skip),
+        )
+    except RedisError as exc:
+        log.warning("queue unavailable for claim-next, PostgreSQL decides: %s", exc)
+        return UNKNOWN
     if int(found[0]) != RESERVED:
         return int(found[0])
     pool_name, _trust, percent, seconds = str(found[2]).split("|")
