@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
-from app import access, events
-from app.actions import escalations, tasks
+from app import access, events, queue
+from app.actions import escalations
 from app.actions.outcomes import announce_awards, award_for_pass
 from app.actions.policy import policy_for
 from app.actions.submissions import latest_version
@@ -91,7 +91,7 @@ async def appeal_outcome(
             {"appeal_id": str(appeal.id), "credential": credential.title},
         )
     if expert_task is not None:
-        await tasks.announce_open(runtime, expert_task, submission, credential, "task.opened")
+        await queue.announce_open(runtime, expert_task, submission, credential, "task.opened")
     return appeal
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import events
-from app.actions import escalations, tasks, trust
+from app import events, queue
+from app.actions import escalations, trust
 from app.actions.policy import policy_for
 from app.models import (
     Award,
@@ -148,7 +148,7 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
             await session.commit()
         if decision is None:
             if escalated is not None:
-                await tasks.announce_open(runtime, escalated, submission, credential, "task.opened")
+                await queue.announce_open(runtime, escalated, submission, credential, "task.opened")
             return None
         outcome = Outcome(
             submission_id=submission.id, version_id=version_id, decision=decision, rule=rule

@@ -11,7 +11,6 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from app import events, queue
-from app.actions import tasks
 from app.models import (
     AuditEntry,
     Credential,
@@ -119,6 +118,6 @@ async def offer_overdue_to_experts(runtime: Runtime) -> int:
                 credential_id=credential.id,
                 pool=peer_task.pool,
             )
-        await tasks.announce_open(runtime, task, submission, credential, "task.opened")
+        await queue.announce_open(runtime, task, submission, credential, "task.opened")
         offered += 1
     return offered

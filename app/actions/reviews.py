@@ -16,7 +16,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import events, queue
 from app.actions import catalog, known_answers
 from app.actions.outcomes import decide_outcome
-from app.actions.tasks import GONE
 from app.errors import ActionError
 from app.models import (
     Credential,
@@ -33,6 +32,7 @@ from app.models import (
     TaskState,
     User,
 )
+from app.queue import GONE
 from app.runtime import Runtime
 
 MAX_COMMENT = 5000
