@@ -6,8 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, text
-from sqlalchemy import select as core_select
+from sqlalchemy import func, or_, text
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,9 +22,7 @@ from app.models import (
     Membership,
     Pool,
     Privacy,
-    QualityPolicy,
     Review,
-    ReviewerStanding,
     ReviewTask,
     Role,
     StackItem,
@@ -127,29 +124,6 @@ def eligible_tasks(user: User, *, open_only: bool = True) -> Any:
             )
         )
         .where(eligibility(user))
-    )
-
-
-def _quality_gated(query: Any, user: User) -> Any:
-    """Join the credential's quality policy and this reviewer's standing (one row each at
-    most, by primary key and unique index) and keep credentials the reviewer may claim for:
-    calibrated when calibration is required, and not suspended for low trust."""
-    return (
-        query.outerjoin(QualityPolicy, col(QualityPolicy.credential_id) == col(Credential.id))
-        .outerjoin(
-            ReviewerStanding,
-            and_(
-                col(ReviewerStanding.credential_id) == col(Credential.id),
-                col(ReviewerStanding.reviewer_id) == user.id,
-            ),
-        )
-        .where(col(ReviewerStanding.suspended_at).is_(None))
-        .where(
-            or_(
-                func.coalesce(col(QualityPolicy.calibration_required), 0) == 0,
-                col(ReviewerStanding.calibrated_at).is_not(None),
-            )
-        )
     )
 
 
@@ -268,52 +242,61 @@ class PoolRule:
     lease_minutes: int | None  # the credential's lease; None: the deployment's
 
 
+# The per-credential half of eligibility, for one reviewer, with what the live queue needs of
+# each pool: role in the issuing organisation (not suspended), the required badge, and
+# whether the quality gate (calibrated when required, not suspended for low trust) lets them
+# claim. In: :reviewer.
+POOL_RULES_SQL = text(
+    """
+    SELECT c.id AS credential_id, m.role, coalesce(st.trust, 75.0) AS trust,
+           coalesce(qp.known_answer_percent, 0) AS known_answer_percent, c.lease_minutes,
+           (st.suspended_at IS NULL
+            AND (coalesce(qp.calibration_required, 0) = 0 OR st.calibrated_at IS NOT NULL))
+               AS gate_open
+      FROM credentials c
+      JOIN memberships m ON m.organisation_id = c.organisation_id
+      LEFT JOIN quality_policies qp ON qp.credential_id = c.id
+      LEFT JOIN reviewer_standings st ON st.credential_id = c.id AND st.reviewer_id = :reviewer
+     WHERE m.user_id = :reviewer AND m.suspended_at IS NULL
+       AND m.role IN ('reviewer', 'expert')
+       AND (c.required_badge_credential_id IS NULL
+            OR EXISTS (SELECT 1 FROM awards a
+                        WHERE a.user_id = :reviewer AND a.revoked_at IS NULL
+                          AND a.credential_id = c.required_badge_credential_id))
+    """
+)
+POOL_OF_ROLE = {Role.reviewer: Pool.peer, Role.expert: Pool.expert}
+
+
+async def pool_rules(conn: Any, user: User) -> tuple[dict[tuple[uuid.UUID, str], PoolRule], int]:
+    """(the pools this reviewer may claim from, with their rules; how many more the quality
+    gate holds back) in one statement, on any connection or session."""
+    rules: dict[tuple[uuid.UUID, str], PoolRule] = {}
+    held_back = 0
+    for row in (await conn.execute(POOL_RULES_SQL, {"reviewer": user.id})).all():
+        if not row.gate_open:
+            held_back += 1
+            continue
+        pool = POOL_OF_ROLE[Role(row.role)].value
+        rules[(row.credential_id, pool)] = PoolRule(
+            float(row.trust), int(row.known_answer_percent), row.lease_minutes
+        )
+    return rules, held_back
+
+
 async def reviewer_pool_rules(
     session: AsyncSession, user: User, *, gated: bool = True
 ) -> dict[tuple[uuid.UUID, str], PoolRule]:
-    """The (credential, pool) feeds this person may watch, with their rules: the
-    per-credential half of eligibility (role, suspension, required badge, and unless `gated`
-    is False the quality gate); per-submission rules apply per task."""
-    query: Any = core_select(
-        col(Credential.id),
-        col(Membership.role),
-        func.coalesce(col(ReviewerStanding.trust), 75.0),
-        func.coalesce(col(QualityPolicy.known_answer_percent), 0),
-        col(Credential.lease_minutes),
-    )
-    query = query.select_from(Credential)
-    query = (
-        _quality_gated(query, user)
-        if gated
-        else query.outerjoin(
-            QualityPolicy, col(QualityPolicy.credential_id) == col(Credential.id)
-        ).outerjoin(
-            ReviewerStanding,
-            and_(
-                col(ReviewerStanding.credential_id) == col(Credential.id),
-                col(ReviewerStanding.reviewer_id) == user.id,
-            ),
-        )
-    )
-    rows = await session.execute(
-        query.join(Membership, col(Membership.organisation_id) == col(Credential.organisation_id))
-        .where(col(Membership.user_id) == user.id)
-        .where(col(Membership.suspended_at).is_(None))
-        .where(col(Membership.role).in_([Role.reviewer, Role.expert]))
-        .where(
-            or_(
-                col(Credential.required_badge_credential_id).is_(None),
-                exists()
-                .where(col(Award.user_id) == user.id)
-                .where(col(Award.credential_id) == col(Credential.required_badge_credential_id))
-                .where(col(Award.revoked_at).is_(None)),
-            )
-        )
-    )
-    pool_of = {Role.reviewer: Pool.peer, Role.expert: Pool.expert}
+    """The (credential, pool) feeds this person may watch, with their rules (POOL_RULES_SQL;
+    unless `gated` is False, only those the quality gate opens)."""
+    if gated:
+        return (await pool_rules(session, user))[0]
+    rows = (await session.execute(POOL_RULES_SQL, {"reviewer": user.id})).all()
     return {
-        (credential_id, pool_of[Role(role)].value): PoolRule(float(trust), int(percent), lease)
-        for credential_id, role, trust, percent, lease in rows.all()
+        (row.credential_id, POOL_OF_ROLE[Role(row.role)].value): PoolRule(
+            float(row.trust), int(row.known_answer_percent), row.lease_minutes
+        )
+        for row in rows
     }
 
 

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import or_
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import or_, text
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 
 from app.models import ApiToken, Membership, User
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 TOKEN_PREFIX = "mcx_"  # noqa: S105  (a public marker, not a secret)
@@ -98,28 +108,120 @@ def _remember(cache: dict[Any, _Known], key: Any, known: _Known) -> _Known:
     return known
 
 
-async def user_from_token(session: AsyncSession, token: str) -> User | None:
-    """The active owner of an unrevoked token (cached for CACHE_SECONDS)."""
+TOKEN_SQL = text(
+    """
+    SELECT t.id AS token_id, u.id, u.email, u.name, u.school, u.is_active, u.session_version,
+           u.subject_id, u.created_at, u.last_login_at, u.live_claims
+      FROM api_tokens t JOIN users u ON u.id = t.user_id
+     WHERE t.token_hash = :digest AND t.revoked_at IS NULL AND u.is_active
+    """
+)
+# The shared copy in Redis: what a token names, for SHARED_SECONDS, deleted when the token is
+# revoked or its owner changes (app.invalidation). Never the password hash.
+SHARED_SECONDS = 600
+SHARED_MISSING_SECONDS = 30
+_SNAPSHOT = ("email", "name", "school", "is_active", "session_version", "live_claims")
+
+
+def _shared_key(settings: Settings, digest: str) -> str:
+    return f"{settings.redis_prefix}id:tok:{digest}"
+
+
+def _owner_key(settings: Settings, user_id: uuid.UUID | str) -> str:
+    return f"{settings.redis_prefix}id:owner:{user_id}"
+
+
+def _snapshot(row: Any) -> dict[str, Any]:
+    data = {name: getattr(row, name) for name in _SNAPSHOT}
+    data.update(
+        id=str(row.id),
+        subject_id=str(row.subject_id),
+        created_at=row.created_at.isoformat(),
+        last_login_at=row.last_login_at.isoformat() if row.last_login_at else None,
+    )
+    return data
+
+
+def _user(data: dict[str, Any]) -> User:
+    return User(
+        id=uuid.UUID(data["id"]),
+        subject_id=uuid.UUID(data["subject_id"]),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        last_login_at=datetime.fromisoformat(data["last_login_at"])
+        if data["last_login_at"]
+        else None,
+        password_hash="!",  # noqa: S106  (never shared; nothing checks a password on this copy)
+        **{name: data[name] for name in _SNAPSHOT},
+    )
+
+
+async def user_from_token(runtime: Runtime, token: str) -> User | None:
+    """The active owner of an unrevoked token: from this process's cache, else the shared
+    copy in Redis, else PostgreSQL (which then fills both)."""
     digest = token_digest(token)
     now = time.monotonic()
     known = _tokens.get(digest)
     if known is None or known.until < now:
-        row = (
-            await session.exec(
-                select(User, ApiToken.id)
-                .join(ApiToken, col(ApiToken.user_id) == col(User.id))
-                .where(ApiToken.token_hash == digest)
-                .where(col(ApiToken.revoked_at).is_(None))
-                .where(User.is_active)
-            )
-        ).first()
-        user, token_id = row if row is not None else (None, None)
-        if user is not None:
-            session.expunge(user)
-        known = _remember(_tokens, digest, _Known(now + CACHE_SECONDS, user, token_id=token_id))
+        known = await _token_from_shared(runtime, digest) or await _token_from_postgres(
+            runtime, digest
+        )
     if known.token_id is not None:
         _used[known.token_id] = datetime.now(UTC)
     return known.user
+
+
+async def _token_from_shared(runtime: Runtime, digest: str) -> _Known | None:
+    try:
+        raw = await runtime.redis.get(_shared_key(runtime.settings, digest))
+    except RedisError:
+        return None
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    user = _user(data["user"]) if data["user"] else None
+    token_id = uuid.UUID(data["token_id"]) if data["token_id"] else None
+    return _remember(
+        _tokens, digest, _Known(time.monotonic() + CACHE_SECONDS, user, token_id=token_id)
+    )
+
+
+async def _token_from_postgres(runtime: Runtime, digest: str) -> _Known:
+    async with runtime.engine.connect() as conn:
+        row = (await conn.execute(TOKEN_SQL, {"digest": digest})).first()
+    snapshot = _snapshot(row) if row is not None else None
+    token_id = row.token_id if row is not None else None
+    settings = runtime.settings
+    shared = json.dumps({"token_id": str(token_id) if token_id else None, "user": snapshot})
+    try:
+        async with runtime.redis.pipeline(transaction=False) as pipe:
+            pipe.set(
+                _shared_key(settings, digest),
+                shared,
+                ex=SHARED_SECONDS if row is not None else SHARED_MISSING_SECONDS,
+            )
+            if row is not None:
+                pipe.sadd(_owner_key(settings, row.id), digest)
+                pipe.expire(_owner_key(settings, row.id), SHARED_SECONDS)
+            await pipe.execute()
+    except RedisError as exc:
+        log.warning("could not share a token's owner in Redis: %s", exc)
+    user = _user(snapshot) if snapshot is not None else None
+    return _remember(
+        _tokens, digest, _Known(time.monotonic() + CACHE_SECONDS, user, token_id=token_id)
+    )
+
+
+async def drop_shared(
+    redis: Redis, settings: Settings, people: set[str], digests: set[str]
+) -> None:
+    """Delete the shared copies for these tokens and for every token of these people."""
+    keys = {_shared_key(settings, digest) for digest in digests}
+    for person in people:
+        owned = await redis.smembers(_owner_key(settings, person))  # type: ignore[misc]
+        keys |= {_shared_key(settings, digest) for digest in owned}
+        keys.add(_owner_key(settings, person))
+    if keys:
+        await redis.delete(*keys)
 
 
 async def flush_last_used(sessions: Any) -> int:
@@ -186,13 +288,16 @@ async def current_user(conn: HTTPConnection) -> User | None:
     runtime = conn.app.state.runtime
     token = bearer_token(conn)
     user = _cached(conn, token)
-    if user is _MISS:
+    wants_roles = not conn.url.path.startswith(("/api/", "/ws"))
+    if user is _MISS and token and not wants_roles:
+        user = await user_from_token(runtime, token)
+        conn.state.roles = frozenset()
+    elif user is _MISS:
         async with runtime.sessions() as session:
             if token:
-                user = await user_from_token(session, token)
+                user = await user_from_token(runtime, token)
             else:
                 user = await user_from_session(session, conn)
-            wants_roles = user is not None and not conn.url.path.startswith(("/api/", "/ws"))
             conn.state.roles = (
                 (await _known_user(session, user.id)).roles if wants_roles and user else frozenset()
             )

@@ -28,10 +28,12 @@ def make_engine(
     # No pre-ping: it would add a round trip to every checkout; asyncpg reports a dead
     # connection as a disconnect error, which invalidates it and the pool moves on.
     settings = {} if max_live_claims is None else {"mcx.max_live_claims": str(max_live_claims)}
+    # No overflow: connections opened and closed under a burst cost more than a short wait
+    # for one of the pool's (and each opening tries TLS first).
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         connect_args={"server_settings": settings},
     )
 

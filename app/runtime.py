@@ -115,14 +115,13 @@ async def open_runtime(settings: Settings, urls: Urls | None = None) -> Runtime:
     arq = ArqRedis(
         ConnectionPool.from_url(urls.redis), default_queue_name=settings.redis_prefix + "arq:queue"
     )
-    # Imported here: the queue's modules name Runtime in their signatures.
-    from app.queue.pools import on_commit
+    from app.invalidation import HOOK, on_commit
 
     return Runtime(
         settings=settings,
         urls=urls,
         engine=engine,
-        sessions=make_sessions(engine, {"mcx_on_eligibility": on_commit(redis, settings)}),
+        sessions=make_sessions(engine, {HOOK: on_commit(redis, settings)}),
         redis=redis,
         arq=arq,
     )

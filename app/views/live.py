@@ -98,7 +98,7 @@ async def authenticate(
 ) -> User | None:
     """A token, when one is given, is the only credential considered; else the session cookie."""
     if token is not None:
-        return await user_from_token(session, token)
+        return await user_from_token(websocket.app.state.runtime, token)
     if "session" not in websocket.scope:
         return None
     return await user_from_session(session, websocket)
