@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import UTC, datetime
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from app.access import require_user
 from app.actions import tasks
@@ -43,10 +45,35 @@ async def render_feed(
     )
 
 
+# A reviewer's feed page is drawn at most once per PAGE_SECONDS in a process, however often
+# it is reloaded (the live list on the page follows the websocket meanwhile); a claim or a
+# release made here draws it afresh at once.
+PAGE_SECONDS = 1.0
+_PAGES_MAX = 10_000
+_pages: dict[tuple[uuid.UUID, str], tuple[float, bytes]] = {}
+
+
+def forget_page(user: User) -> None:
+    for key in [key for key in _pages if key[0] == user.id]:
+        del _pages[key]
+
+
 async def feed_page(request: Request) -> Response:
     """GET /review: the live feed; my claim pinned on top."""
     user = require_user(await current_user(request))
-    return await render_feed(request, user)
+    csrf = request.session.get("csrf")
+    key = (user.id, csrf) if isinstance(csrf, str) and not request.query_params else None
+    now = time.monotonic()
+    if key is not None:
+        drawn = _pages.get(key)
+        if drawn is not None and drawn[0] > now:
+            return HTMLResponse(drawn[1])
+    response = await render_feed(request, user)
+    if key is not None and response.status_code == 200:
+        if len(_pages) >= _PAGES_MAX:
+            _pages.clear()
+        _pages[key] = (now + PAGE_SECONDS, bytes(response.body))
+    return response
 
 
 async def feed_json(request: Request) -> Response:
@@ -65,6 +92,7 @@ async def claim(request: Request) -> Response:
     """POST /review/tasks/{id}/claim: one tap; the winner goes to the task, the rest see why."""
     user = require_user(await current_user(request))
     task_id = path_id(request, "task_id")
+    forget_page(user)
     try:
         won = await tasks.claim_task(request.app.state.runtime, user, task_id)
     except ActionError as error:
@@ -75,6 +103,7 @@ async def claim(request: Request) -> Response:
 async def claim_next(request: Request) -> Response:
     """POST /review/claim-next: the best open task for me (oldest first, escalations ahead)."""
     user = require_user(await current_user(request))
+    forget_page(user)
     try:
         won = await tasks.claim_next(request.app.state.runtime, user)
     except ActionError as error:

@@ -30,6 +30,7 @@ from app.templating import templates
 from app.views import form_fields
 from app.views.apikit import path_id
 from app.views.reviewer.cards import POOL_LABELS, REASON_LABELS, RECOMMENDATIONS, left_text
+from app.views.reviewer.feed import forget_page
 from app.views.reviewer.sheet import (
     Values,
     lease_version_of,
@@ -129,6 +130,7 @@ async def release(request: Request) -> Response:
     user = require_user(await current_user(request))
     task_id = path_id(request, "task_id")
     form = await form_fields(request)
+    forget_page(user)
     try:
         await tasks.release_claim(request.app.state.runtime, user, task_id, lease_version_of(form))
     except ActionError as error:
@@ -175,6 +177,7 @@ async def save_draft(request: Request) -> Response:
 async def submit(request: Request) -> Response:
     """POST /review/tasks/{id}/submit: final, within the live lease; a double tap is absorbed
     by the action (the second one finds the review it just submitted)."""
+    forget_page(require_user(await current_user(request)))
     return await _write(request, final=True)
 
 
