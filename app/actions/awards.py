@@ -98,27 +98,21 @@ async def revoke_award(
     return award
 
 
-async def ensure_issuer_key(runtime: Runtime, organisation_id: uuid.UUID) -> str:
-    """The organisation's signing key id, made on first use."""
+async def rotate_issuer_keys(runtime: Runtime, organisation_id: uuid.UUID) -> list[str]:
+    """New signing keys (ES256 and Ed25519); the old ones stay published so earlier badges
+    still verify. Returns the new key ids."""
     async with runtime.sessions() as session:
-        key = await keys.active_key(session, runtime.settings.secret_key, organisation_id)
-        return key.kid
-
-
-async def rotate_issuer_key(runtime: Runtime, organisation_id: uuid.UUID) -> str:
-    """A new signing key; the old one stays published so earlier badges still verify."""
-    async with runtime.sessions() as session:
-        key = await keys.rotate_key(session, runtime.settings.secret_key, organisation_id)
+        made = await keys.rotate_keys(session, runtime.settings.secret_key, organisation_id)
         session.add(
             AuditEntry(
                 action="issuer_key.rotated",
                 subject_type="organisation",
                 subject_id=str(organisation_id),
-                data={"kid": key.kid},
+                data={"kids": [key.kid for key in made]},
             )
         )
         await session.commit()
-        return key.kid
+        return [key.kid for key in made]
 
 
 @dataclass
