@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.access import access_award_as_coordinator, is_coordinator_of
 from app.actions.outcomes import complete_stacks
-from app.badges import keys
+from app.badges import keys, validity
 from app.errors import ActionError
 from app.events import notify
 from app.models import AuditEntry, Award, Credential, Stack, User
@@ -38,13 +38,15 @@ async def issue_award(
     expires_at: datetime | None = None,
     issued_at: datetime | None = None,
 ) -> Award:
-    """Add (not commit) an award of `credential` to `earner`, made outside a review."""
+    """Add (not commit) an award of `credential` to `earner`, made outside a review; it
+    expires at `expires_at`, else after the credential's validity period, if it has one."""
+    issued_at = issued_at or datetime.now(UTC)
     award = Award(
         user_id=earner.id,
         credential_id=credential.id,
         recipient_salt=secrets.token_hex(16),
-        issued_at=issued_at or datetime.now(UTC),
-        expires_at=expires_at,
+        issued_at=issued_at,
+        expires_at=expires_at or validity.expires_at(credential.validity_months, issued_at),
         evidence_note=evidence_note,
         issued_by_id=issued_by.id if issued_by else None,
     )
