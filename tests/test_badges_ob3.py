@@ -18,7 +18,7 @@ from joserfc.jwk import ECKey, KeySet
 from jsonschema import Draft201909Validator
 from sqlmodel import select
 
-from app.actions.awards import rotate_issuer_keys
+from app.actions.awards import issue_award, rotate_issuer_keys
 from app.badges import keys
 from app.models import Award, IssuerKey
 from app.runtime import Runtime
@@ -114,6 +114,33 @@ async def test_every_award_has_its_own_status_index(runtime: Runtime) -> None:
     async with runtime.sessions() as session:
         indexes = {(await session.get(Award, a)).status_index for a in (first, second)}  # type: ignore[union-attr]
     assert None not in indexes and len(indexes) == 2
+
+
+async def test_status_list_positions_are_random_not_in_issuing_order(runtime: Runtime) -> None:
+    """Bitstring Status List, privacy: positions handed out in order would tell a list's
+    reader in what order badges were issued. 40 awards, in the order issued: no runs."""
+    await factories.issuer(runtime)
+    credential = await factories.credential(runtime)
+    earner = await factories.person(runtime, "earner")
+    indexes = []
+    async with runtime.sessions() as session:
+        for _ in range(40):
+            award = await issue_award(session, earner=earner, credential=credential)
+            await session.flush()
+            await session.refresh(award)
+            assert award.status_index is not None
+            indexes.append(award.status_index)
+            # One live award per person and credential: revoke it to make room for the next.
+            award.revoked_at, award.revocation_reason = datetime.now(UTC), "test"
+            await session.flush()
+        await session.commit()
+    assert len(set(indexes)) == 40
+    assert indexes != sorted(indexes)
+    steps = [later - earlier for earlier, later in zip(indexes, indexes[1:], strict=False)]
+    assert steps.count(1) < 5  # handed out in order, all 39 steps would be 1
+    # Spread over the list, all in one list (a block of 131,072).
+    assert len({index // 131072 for index in indexes}) == 1
+    assert max(indexes) % 131072 - min(indexes) % 131072 > 131072 // 4
 
 
 async def test_tampered_token_and_a_foreign_key_fail(
