@@ -1,4 +1,4 @@
-"""The `mcx` command: serve, worker, migrate, demo, user add."""
+"""The `mcx` command: serve, worker, migrate, demo, user add, keys rotate."""
 
 from __future__ import annotations
 
@@ -42,10 +42,26 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     urls = resolve_urls(settings)
     try:
         command.upgrade(alembic_config(urls.database), "head")
+        made = asyncio.run(_publish_missing_keys(settings, urls.database))
     finally:
         urls.stop_embedded()
     print("Database is at the newest schema.")
+    if made:
+        print(f"Made {made} signing keys for organisations that had none.")
     return 0
+
+
+async def _publish_missing_keys(settings: Settings, database: str) -> int:
+    """Organisations made before keys came with them get theirs (idempotent)."""
+    from app.badges import keys
+    from app.db import make_engine, make_sessions
+
+    engine = make_engine(database, pool_size=1)
+    try:
+        async with make_sessions(engine)() as session:
+            return await keys.publish_missing(session, settings.secret_key)
+    finally:
+        await engine.dispose()
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -55,7 +71,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         from app.db import require_current_schema
 
         await require_current_schema(runtime.engine)
-        return await load_demo(runtime.sessions)
+        return await load_demo(runtime.sessions, settings.secret_key)
 
     report = _with_runtime(settings, job)
     made = ", ".join(f"{count} {what}" for what, count in report.created.items())
@@ -105,6 +121,27 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Not added: {error.detail}", file=sys.stderr)
         return 1
     print(f"Added {user.email} ({', '.join(roles) or 'no roles'}).")
+    return 0
+
+
+def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from app.actions import awards, catalog
+
+    async def job(runtime: Runtime) -> list[str] | None:
+        async with runtime.sessions() as session:
+            organisation = await catalog.organisation_by_slug(session, args.organisation)
+        if organisation is None:
+            return None
+        return await awards.rotate_issuer_keys(runtime, organisation.id)
+
+    kids = _with_runtime(settings, job)
+    if kids is None:
+        print(f"No organisation '{args.organisation}'.", file=sys.stderr)
+        return 1
+    print(
+        f"New signing keys for {args.organisation}: {', '.join(kids)}. "
+        "The old keys stay published, so badges signed with them still verify."
+    )
     return 0
 
 
@@ -187,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_parser("rebuild", help="rebuild the Redis queue from PostgreSQL").set_defaults(
         run=cmd_queue_rebuild
     )
+    key_commands = sub.add_parser("keys", help="issuer signing keys").add_subparsers(
+        dest="keys", required=True
+    )
+    rotate = key_commands.add_parser(
+        "rotate", help="new signing keys for an organisation (old ones stay published)"
+    )
+    rotate.add_argument("organisation", help="organisation slug")
+    rotate.set_defaults(run=cmd_keys_rotate)
     user = sub.add_parser("user", help="manage people").add_subparsers(dest="user", required=True)
     add = user.add_parser("add", help="add a person")
     add.add_argument("email")

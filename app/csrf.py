@@ -3,7 +3,9 @@
 The token lives in the session. It may come in an `X-CSRF-Token` header (scripts, fetch),
 a `csrf_token` query parameter (multipart forms, so uploads still stream), or a `csrf_token`
 field of a url-encoded form (read here, then replayed to the app). Requests authenticated by
-a bearer token carry no ambient authority and are exempt.
+a bearer token carry no ambient authority and are exempt, and so are the few public
+endpoints in PUBLIC_PATHS: they never read the session and change nothing, so a forged
+cross-site request gains nothing (they are open to any origin by design).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 MAX_FORM_BYTES = 1024 * 1024
+# Open to any client (no cookie, no token): verification of a badge someone holds.
+PUBLIC_PATHS = frozenset({"/verify.json"})
 
 
 def csrf_token(conn: HTTPConnection) -> str:
@@ -37,7 +41,11 @@ class CSRFMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            or scope["path"] in PUBLIC_PATHS
+        ):
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_live_claims: int = Field(default=1, ge=1, le=20)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=1)
+    # The public /verify.json: requests per minute from one address.
+    verify_per_minute: int = Field(default=60, ge=1)
     db_pool_size: int = Field(default=20, ge=1)
     # The earner's journey (issue 10): the self-check's link check, nudges and their e-mail.
     link_check_seconds: float = Field(default=3.0, gt=0, le=30)

@@ -94,6 +94,8 @@ class CredentialSpec(Spec):
     pilot_spots: Annotated[int, Field(ge=0)] | None = None
     stakes: Stakes = Stakes.low
     pd_hours: Annotated[Decimal, Field(ge=0, max_digits=6, decimal_places=2)] = Decimal(0)
+    # Badges expire this many months after their award (None: they never expire).
+    validity_months: Annotated[int, Field(ge=1, le=240)] | None = None
     # Review policy.
     peer_reviews: Annotated[int, Field(ge=1, le=9)] = 2
     expert_reviews: Annotated[int, Field(ge=1, le=5)] = 1

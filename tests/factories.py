@@ -55,7 +55,9 @@ def credential_spec(slug: str = "coaching", **overrides: Any) -> CredentialSpec:
 async def organisation(runtime: Runtime, slug: str = "ipa") -> Organisation:
     async with runtime.sessions() as session:
         return await catalog.ensure_organisation(
-            session, OrganisationSpec(slug=slug, name=slug.upper())
+            session,
+            OrganisationSpec(slug=slug, name=slug.upper()),
+            secret_key=runtime.settings.secret_key,
         )
 
 
@@ -244,6 +246,7 @@ async def issuer(runtime: Runtime, slug: str = "ipa") -> Organisation:
                 url=f"https://{slug}.example",
                 email=f"badges@{slug}.example",
             ),
+            secret_key=runtime.settings.secret_key,
         )
 
 

@@ -30,17 +30,20 @@ class Served:
 
 
 @contextlib.contextmanager
-def mcx_serve(services: Urls, data_dir: Path) -> Iterator[Served]:
+def mcx_serve(services: Urls, data_dir: Path, *, own_base_url: bool = False) -> Iterator[Served]:
     """Started, waited for (/readyz), and terminated by its pid on the way out; the server
-    log must hold no traceback."""
+    log must hold no traceback. With `own_base_url`, MCX_BASE_URL is the address it serves
+    on, so the URLs in its documents resolve (otherwise the default base URL)."""
     prefix = f"mcx:test:{uuid.uuid4().hex[:8]}:"
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "DATABASE_URL": services.database,
         "REDIS_URL": services.redis,
         "MCX_REDIS_PREFIX": prefix,
         "MCX_DATA_DIR": str(data_dir),
+        **({"MCX_BASE_URL": base} if own_base_url else {}),
     }
     log = data_dir / "serve.log"
     with log.open("wb") as out:
@@ -52,12 +55,13 @@ def mcx_serve(services: Urls, data_dir: Path) -> Iterator[Served]:
             stderr=subprocess.STDOUT,
         )
     served = Served(
-        base=f"http://127.0.0.1:{port}",
+        base=base,
         settings=load_settings(
             database_url=services.database,
             redis_url=services.redis,
             redis_prefix=prefix,
             data_dir=data_dir,
+            **({"base_url": base} if own_base_url else {}),
         ),
         log=log,
     )

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from defusedxml import ElementTree
 from PIL import Image
 
-from app.badges import baking
+from app.badges import baking, images
 from app.models import Credential
 from app.runtime import Runtime
 from tests import factories
@@ -113,3 +114,68 @@ async def test_the_issuers_own_image_is_used_when_set(
     png = (await client.get(f"/badges/{award_id}/baked.png")).content
     assert Image.open(io.BytesIO(png)).size == (192, 192)
     assert baking.unbake(png).version == "3.0"
+
+
+async def test_svgs_are_baked_as_the_baking_sections_say(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """OB 3.0: the VC-JWT in the `verify` attribute of <openbadges:credential>, no text.
+    OB 2.0: <openbadges:assertion verify="assertion URL"> with the assertion JSON in CDATA.
+    Both, and the 1EdTech fixture, go round through /verify with no cookie or token."""
+    await factories.issuer(runtime)
+    credential = await factories.credential(runtime)
+    award_id = await factories.award(runtime, await factories.person(runtime, "e"), credential)
+    base = runtime.settings.base_url
+
+    ob3 = (await client.get(f"/badges/{award_id}/baked.svg")).content
+    element = ElementTree.fromstring(ob3).find(f"{{{baking.OB3_NS}}}credential")
+    assert element is not None
+    assert element.get("verify", "").count(".") == 2
+    assert not (element.text or "").strip() and len(element) == 0
+
+    ob2 = (await client.get(f"/badges/{award_id}/baked.svg", params={"version": "2.0"})).text
+    assertion = ElementTree.fromstring(ob2).find(f"{{{baking.OB2_NS}}}assertion")
+    assert assertion is not None
+    assert assertion.get("verify") == f"{base}/badges/{award_id}.json"
+    assert "<![CDATA[{" in ob2
+    assert json.loads(assertion.text or "")["id"] == assertion.get("verify")
+
+    fixture = (FIXTURES / "simple-jwt.svg").read_bytes()
+    published = ElementTree.fromstring(fixture).find(f"{{{baking.OB3_NS}}}credential")
+    assert published is not None
+    rebaked = baking.bake_svg(
+        images.drawn_svg("Teamwork", "Example"), baking.unbake(fixture).payload
+    )
+    again = ElementTree.fromstring(rebaked).find(f"{{{baking.OB3_NS}}}credential")
+    assert again is not None and again.get("verify") == published.get("verify")
+
+    for image, award in (
+        (ob3, None),
+        (ob2.encode(), str(award_id)),
+        (fixture, None),
+        (rebaked.encode(), None),
+    ):
+        verdict = await client.post(
+            "/verify.json", content=image, headers={"content-type": "image/svg+xml"}
+        )
+        assert verdict.json()["result"] == "valid", verdict.json()
+        assert verdict.json()["awardId"] == award
+
+
+def test_json_credentials_go_in_cdata_and_older_placements_still_read() -> None:
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"><circle r="1"/></svg>'
+    document = json.dumps({"type": ["VerifiableCredential"], "name": "a ]]> b <c> & d"})
+    baked = baking.bake_svg(svg, document)
+    assert baked.count("<![CDATA[") == 2  # "]]>" split across two sections
+    assert baking.unbake(baked.encode()) == baking.Baked("3.0", document)
+    # The JWT as element text (how MCX and some bakers wrote it before) is still read.
+    legacy = (
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="https://purl.imsglobal.org/'
+        'ob/v3p0"><openbadges:credential>a.b.c</openbadges:credential></svg>'
+    )
+    assert baking.unbake(legacy.encode()) == baking.Baked("3.0", "a.b.c")
+    # OB 2.0 with only the URL in `verify` (a hosted badge without the JSON) reads as the URL.
+    url_only = baking.bake_svg(svg, "https://mcx.example/badges/x.json", version="2.0")
+    assert baking.unbake(url_only.encode()) == baking.Baked(
+        "2.0", "https://mcx.example/badges/x.json"
+    )

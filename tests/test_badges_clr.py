@@ -1,12 +1,16 @@
 """CLR 2.0: completing a stack awards its badge; the earner downloads a ClrCredential bundling
-the stack's badges (isPartOf / precedes), valid against the vendored CLR schema and signed."""
+the stack's badges (isPartOf / precedes), valid against the vendored CLR schema and signed: the
+JSON carries a Data Integrity proof, the .jwt is a VC-JWT, and every embedded credential keeps
+its own proof, so each verifies on its own once taken out."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from jsonschema import Draft201909Validator
@@ -14,7 +18,7 @@ from sqlmodel import col, select
 
 from app.models import Award, Role
 from app.runtime import Runtime
-from tests import factories
+from tests import factories, independent
 from tests.helpers import csrf_from, log_in
 
 SCHEMA = json.loads(
@@ -56,6 +60,7 @@ async def test_a_completed_stack_exports_a_valid_learner_record(
     await log_in(client, "earner@mcx.example", PASSWORD)
     answer = await client.get(f"/badges/{stack_award.id}/clr")
     assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/vc"
     record = answer.json()
     errors = [e.message for e in Draft201909Validator(SCHEMA).iter_errors(record)]
     assert errors == []
@@ -77,10 +82,35 @@ async def test_a_completed_stack_exports_a_valid_learner_record(
     ]
     assert stack_id.startswith(f"{base}/badges/achievements/")
 
+    # The record is signed as JSON too, and each credential in it verifies on its own: with
+    # the issuer's published key (an independent verifier) and through /verify.json.
+    issuer_url = f"{base}/badges/issuers/ipa"
+    issuer_document = (await client.get(issuer_url.removeprefix(base))).json()
+
+    def fetch(url: str) -> dict[str, Any]:
+        assert url == issuer_url
+        return dict(issuer_document)
+
+    assert independent.verify(record, fetch)["controller"] == issuer_url
+    embedded = subject["verifiableCredential"]
+    assert [c["credentialSubject"]["achievement"]["id"] for c in embedded] == [stack_id, *parts]
+    for credential in embedded:
+        assert independent.verify(credential, fetch)
+        alone = await client.post(
+            "/verify.json", content=json.dumps(credential), headers={"content-type": "text/plain"}
+        )
+        assert alone.json()["result"] == "valid", alone.json()
+    tampered = json.loads(json.dumps(record))
+    tampered["credentialSubject"]["verifiableCredential"][1]["name"] = "Another credential"
+    with pytest.raises(independent.Rejected, match="signature"):
+        independent.verify(tampered, fetch)
+
     signed = await client.get(f"/badges/{stack_award.id}/clr.jwt")
     keyset = KeySet.import_key_set((await client.get("/.well-known/jwks.json")).json())
     claims = jwt.decode(signed.text, keyset, algorithms=["ES256"]).claims
     assert claims["jti"] == record["id"]
+    for credential in claims["credentialSubject"]["verifiableCredential"]:
+        assert independent.verify(credential, fetch)
 
     # A credential award is not a stack: no learner record for it.
     async with runtime.sessions() as session:

@@ -100,8 +100,15 @@ async def test_a_revoked_assertion_answers_410_with_its_reason(
     await revoke_award(runtime, coordinator, award_id, "Issued in error.")
     gone = await client.get(f"/badges/{award_id}.json")
     assert gone.status_code == 410
-    assert gone.json()["revoked"] is True
-    assert gone.json()["revocationReason"] == "Issued in error."
+    # JSON-LD an OB 2.0 verifier reads as a revoked Assertion, not a malformed document.
+    assert gone.json() == {
+        "@context": CONTEXT,
+        "type": "Assertion",
+        "id": f"{runtime.settings.base_url}/badges/{award_id}.json",
+        "revoked": True,
+        "revocationReason": "Issued in error.",
+    }
+    assert gone.headers["content-type"] == "application/ld+json"
 
 
 async def test_unknown_documents_are_404(client: httpx.AsyncClient, runtime: Runtime) -> None:

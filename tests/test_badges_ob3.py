@@ -18,7 +18,7 @@ from joserfc.jwk import ECKey, KeySet
 from jsonschema import Draft201909Validator
 from sqlmodel import select
 
-from app.actions.awards import rotate_issuer_key
+from app.actions.awards import issue_award, rotate_issuer_keys
 from app.badges import keys
 from app.models import Award, IssuerKey
 from app.runtime import Runtime
@@ -116,6 +116,33 @@ async def test_every_award_has_its_own_status_index(runtime: Runtime) -> None:
     assert None not in indexes and len(indexes) == 2
 
 
+async def test_status_list_positions_are_random_not_in_issuing_order(runtime: Runtime) -> None:
+    """Bitstring Status List, privacy: positions handed out in order would tell a list's
+    reader in what order badges were issued. 40 awards, in the order issued: no runs."""
+    await factories.issuer(runtime)
+    credential = await factories.credential(runtime)
+    earner = await factories.person(runtime, "earner")
+    indexes = []
+    async with runtime.sessions() as session:
+        for _ in range(40):
+            award = await issue_award(session, earner=earner, credential=credential)
+            await session.flush()
+            await session.refresh(award)
+            assert award.status_index is not None
+            indexes.append(award.status_index)
+            # One live award per person and credential: revoke it to make room for the next.
+            award.revoked_at, award.revocation_reason = datetime.now(UTC), "test"
+            await session.flush()
+        await session.commit()
+    assert len(set(indexes)) == 40
+    assert indexes != sorted(indexes)
+    steps = [later - earlier for earlier, later in zip(indexes, indexes[1:], strict=False)]
+    assert steps.count(1) < 5  # handed out in order, all 39 steps would be 1
+    # Spread over the list, all in one list (a block of 131,072).
+    assert len({index // 131072 for index in indexes}) == 1
+    assert max(indexes) % 131072 - min(indexes) % 131072 > 131072 // 4
+
+
 async def test_tampered_token_and_a_foreign_key_fail(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
@@ -141,19 +168,20 @@ async def test_keys_are_encrypted_at_rest_and_rotation_keeps_old_keys_published(
     award_id = await earned(runtime)
     old_token = (await client.get(f"/badges/{award_id}/credential.jwt")).text
     async with runtime.sessions() as session:
-        stored = (await session.exec(select(IssuerKey))).one()
+        stored = (await session.exec(select(IssuerKey).where(IssuerKey.alg == "ES256"))).one()
     private = keys.private_jwk(runtime.settings.secret_key, stored).as_dict(private=True)
     assert private["d"].encode() not in stored.private_encrypted
     assert b"PRIVATE KEY" not in stored.private_encrypted
     with pytest.raises(InvalidTag):
         keys.unseal("another-secret-of-sufficient-length-0123456789", stored)
 
-    new_kid = await rotate_issuer_key(runtime, stored.organisation_id)
-    assert new_kid != stored.kid
+    new_kids = await rotate_issuer_keys(runtime, stored.organisation_id)
+    assert stored.kid not in new_kids
     new_token = (await client.get(f"/badges/{award_id}/credential.jwt")).text
     keyset = await published_keyset(client)
     assert len(keyset.keys) == 2
     old = jwt.decode(old_token, keyset)
     new = jwt.decode(new_token, keyset)
-    assert old.header["kid"].endswith(stored.kid) and new.header["kid"].endswith(new_kid)
+    assert old.header["kid"].endswith(stored.kid)
+    assert new.header["kid"].rsplit("/", 1)[1] in new_kids
     assert old.claims["jti"] == new.claims["jti"]

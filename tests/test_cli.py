@@ -9,10 +9,20 @@ import sys
 from pathlib import Path
 
 import httpx
-from sqlmodel import func, select
+from sqlmodel import col, delete, func, select
 
 from app.demo import content
-from app.models import Credential, Membership, Organisation, Rubric, Stack, StackItem, User
+from app.models import (
+    Award,
+    Credential,
+    IssuerKey,
+    Membership,
+    Organisation,
+    Rubric,
+    Stack,
+    StackItem,
+    User,
+)
 from app.runtime import Runtime
 from app.settings import Settings
 from tests.helpers import log_in
@@ -126,3 +136,54 @@ async def test_user_add_refuses_bad_input(settings: Settings, runtime: Runtime) 
     )
     assert no_org.returncode == 1 and "No organisation 'nowhere'" in no_org.stderr
     assert await count(runtime, User) == before
+
+
+async def test_a_fresh_demo_publishes_every_issuers_keys_before_any_badge(
+    settings: Settings, runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """Keys come with the organisation: after `mcx demo`, with no badge awarded yet, the JWK
+    set and each issuer's document already list them. Organisations made before that get
+    theirs from `mcx migrate` (or `mcx demo`), once."""
+    made = await mcx(settings, "demo")
+    assert made.returncode == 0, made.stderr
+    assert await count(runtime, Award) == 0
+    async with runtime.sessions() as session:
+        slugs = [o.slug for o in (await session.exec(select(Organisation))).all()]
+    assert sorted(slugs) == sorted(o["slug"] for o in content.ORGANISATIONS)
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+    assert len(jwks["keys"]) == len(slugs)
+    for slug in slugs:
+        issuer = (await client.get(f"/badges/issuers/{slug}")).json()
+        (method,) = issuer["verificationMethod"]
+        assert method["type"] == "Multikey" and method["publicKeyMultibase"].startswith("z6Mk")
+        assert issuer["assertionMethod"] == [method["id"]]
+
+    # An organisation from before keys came with it: migrate makes its keys, once.
+    async with runtime.sessions() as session:
+        first = (
+            await session.exec(select(Organisation).where(Organisation.slug == slugs[0]))
+        ).one()
+        await session.exec(delete(IssuerKey).where(col(IssuerKey.organisation_id) == first.id))
+        await session.commit()
+    migrated = await mcx(settings, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Made 2 signing keys" in migrated.stdout
+    again = await mcx(settings, "migrate")
+    assert again.returncode == 0 and "signing keys" not in again.stdout
+    assert len((await client.get("/.well-known/jwks.json")).json()["keys"]) == len(slugs)
+    assert "0 signing keys" in (await mcx(settings, "demo")).stdout
+
+
+async def test_keys_rotate(settings: Settings, runtime: Runtime, client: httpx.AsyncClient) -> None:
+    await mcx(settings, "demo")
+    slug = content.ORGANISATIONS[0]["slug"]
+    before = (await client.get(f"/badges/issuers/{slug}")).json()["assertionMethod"]
+    rotated = await mcx(settings, "keys", "rotate", slug)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "old keys stay published" in rotated.stdout
+    after = (await client.get(f"/badges/issuers/{slug}")).json()["assertionMethod"]
+    assert after[: len(before)] == before and len(after) == len(before) + 1
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+    assert len(jwks["keys"]) == len(content.ORGANISATIONS) + 1
+    unknown = await mcx(settings, "keys", "rotate", "nobody")
+    assert unknown.returncode == 1 and "No organisation 'nobody'" in unknown.stderr

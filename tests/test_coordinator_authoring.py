@@ -313,3 +313,35 @@ async def test_a_coordinator_makes_a_stack_of_ordered_credentials(
         headers=auth(await f.token_for(runtime, other)),
     )
     assert refused.status_code == 404
+
+
+async def test_a_validity_period_is_authored_and_checked(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """Badges may expire N months after their award: 1 to 240, or blank for never."""
+    token = await _coordinator(client, runtime)
+    blank = await client.get("/coordinate/credentials/new")
+    assert 'name="validity_months"' in blank.text
+    for wrong in ("0", "241", "a year", "1.5"):
+        refused = await client.post(
+            "/coordinate/credentials/new", data=builder_form(token, validity_months=wrong)
+        )
+        assert refused.status_code == 422, wrong
+        assert 'data-testid="error-validity_months"' in refused.text, wrong
+        assert "Valid for (months)" in refused.text
+        assert f'value="{wrong}"' in refused.text
+    made = await client.post(
+        "/coordinate/credentials/new", data=builder_form(token, validity_months="24")
+    )
+    assert made.status_code == 303, made.text
+    credential_id = uuid.UUID(made.headers["location"].rsplit("/", 1)[1])
+    edit = await client.get(f"/coordinate/credentials/{credential_id}/edit")
+    assert 'name="validity_months" value="24"' in edit.text
+    never = await client.post(
+        "/coordinate/credentials/new",
+        data=builder_form(token, slug="never-expires", validity_months=""),
+    )
+    assert never.status_code == 303, never.text
+    async with runtime.sessions() as session:
+        found = {c.slug: c.validity_months for c in (await session.exec(select(Credential))).all()}
+    assert found == {"feedback-moves": 24, "never-expires": None}

@@ -20,9 +20,12 @@ from starlette.applications import Starlette
 from app import evidence, uploads
 from app.actions import catalog
 from app.actions.submissions import check_evidence
+from app.badges.baking import unbake
+from app.badges.validity import add_months
 from app.models import Award, Credential, Role, Submission, SubmissionCriterion, User
 from app.runtime import Runtime
 from app.specs import StackSpec
+from app.views.earner.packet import day
 from tests import factories as f
 from tests import media
 from tests.factories import auth, latest_version_id
@@ -457,7 +460,8 @@ async def _passed(
 async def test_wallet_lists_the_badge_and_privacy_changes_only_for_the_owner(
     client: httpx.AsyncClient, other: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    credential = await f.credential(runtime, peer_reviews=1)
+    # Badges of this credential expire a year after they are awarded.
+    credential = await f.credential(runtime, peer_reviews=1, validity_months=12)
     second = await f.credential(runtime, "second")
     async with runtime.sessions() as session:
         await catalog.create_stack(
@@ -486,6 +490,12 @@ async def test_wallet_lists_the_badge_and_privacy_changes_only_for_the_owner(
     ):
         assert f'data-testid="{testid}"' in wallet.text
     assert f"http://127.0.0.1:8000/badges/{award.id}" in wallet.text
+    assert award.expires_at == add_months(award.issued_at, 12)
+    assert f"expires {day(award.expires_at)}" in wallet.text
+    # The download is the baked image: it carries the signed credential.
+    assert f'href="/badges/{award.id}/baked.png" download="coaching-badge.png"' in wallet.text
+    baked = await client.get(f"/badges/{award.id}/baked.png")
+    assert unbake(baked.content).version == "3.0"
     assert (
         "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME&amp;name=Credential+coaching"
         in wallet.text

@@ -102,10 +102,14 @@ class World:
 async def make_world(runtime: Runtime) -> World:
     async with runtime.sessions() as session:
         ipa = await catalog.ensure_organisation(
-            session, OrganisationSpec(slug="ipa", name="Illinois Principals Association")
+            session,
+            OrganisationSpec(slug="ipa", name="Illinois Principals Association"),
+            secret_key=runtime.settings.secret_key,
         )
         ctq = await catalog.ensure_organisation(
-            session, OrganisationSpec(slug="ctq", name="Center for Teaching Quality")
+            session,
+            OrganisationSpec(slug="ctq", name="Center for Teaching Quality"),
+            secret_key=runtime.settings.secret_key,
         )
         credential = await catalog.create_credential(
             session, CredentialSpec(slug="data-literacy", organisation="ipa", title="Data Literacy")

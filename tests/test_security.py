@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from app.actions.submissions import check_evidence
+from app.csrf import PUBLIC_PATHS
 from app.main import create_app
 from app.models import Award, Role
 from app.runtime import Runtime, Urls
@@ -216,10 +217,12 @@ def _sample_path(path_format: str) -> str:
 
 
 def state_changing_routes(app: Starlette) -> list[tuple[str, str]]:
-    """(method, path pattern) of every HTTP route that can change something, pages and API."""
+    """(method, path pattern) of every HTTP route that can change something, pages and API;
+    the public endpoints that change nothing (app.csrf.PUBLIC_PATHS) are left out, and
+    tests/test_badges_public_verify.py keeps that list to /verify.json."""
     found = []
     for route in app.routes:
-        if isinstance(route, Route):
+        if isinstance(route, Route) and route.path_format not in PUBLIC_PATHS:
             for method in sorted((route.methods or set()) & UNSAFE):
                 found.append((method, route.path_format))
     # Logging out ends the session the rest of the table needs: last.

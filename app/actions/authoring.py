@@ -38,6 +38,7 @@ EDITABLE = (
     "summary",
     "topic",
     "pd_hours",
+    "validity_months",
     "competency",
     "key_method",
     "method_components",

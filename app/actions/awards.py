@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.access import access_award_as_coordinator, is_coordinator_of
 from app.actions.outcomes import complete_stacks
-from app.badges import keys
+from app.badges import keys, validity
 from app.errors import ActionError
 from app.events import notify
 from app.models import AuditEntry, Award, Credential, Stack, User
@@ -38,13 +38,15 @@ async def issue_award(
     expires_at: datetime | None = None,
     issued_at: datetime | None = None,
 ) -> Award:
-    """Add (not commit) an award of `credential` to `earner`, made outside a review."""
+    """Add (not commit) an award of `credential` to `earner`, made outside a review; it
+    expires at `expires_at`, else after the credential's validity period, if it has one."""
+    issued_at = issued_at or datetime.now(UTC)
     award = Award(
         user_id=earner.id,
         credential_id=credential.id,
         recipient_salt=secrets.token_hex(16),
-        issued_at=issued_at or datetime.now(UTC),
-        expires_at=expires_at,
+        issued_at=issued_at,
+        expires_at=expires_at or validity.expires_at(credential.validity_months, issued_at),
         evidence_note=evidence_note,
         issued_by_id=issued_by.id if issued_by else None,
     )
@@ -98,27 +100,21 @@ async def revoke_award(
     return award
 
 
-async def ensure_issuer_key(runtime: Runtime, organisation_id: uuid.UUID) -> str:
-    """The organisation's signing key id, made on first use."""
+async def rotate_issuer_keys(runtime: Runtime, organisation_id: uuid.UUID) -> list[str]:
+    """New signing keys (ES256 and Ed25519); the old ones stay published so earlier badges
+    still verify. Returns the new key ids."""
     async with runtime.sessions() as session:
-        key = await keys.active_key(session, runtime.settings.secret_key, organisation_id)
-        return key.kid
-
-
-async def rotate_issuer_key(runtime: Runtime, organisation_id: uuid.UUID) -> str:
-    """A new signing key; the old one stays published so earlier badges still verify."""
-    async with runtime.sessions() as session:
-        key = await keys.rotate_key(session, runtime.settings.secret_key, organisation_id)
+        made = await keys.rotate_keys(session, runtime.settings.secret_key, organisation_id)
         session.add(
             AuditEntry(
                 action="issuer_key.rotated",
                 subject_type="organisation",
                 subject_id=str(organisation_id),
-                data={"kid": key.kid},
+                data={"kids": [key.kid for key in made]},
             )
         )
         await session.commit()
-        return key.kid
+        return [key.kid for key in made]
 
 
 @dataclass

@@ -7,6 +7,7 @@ import uuid
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.badges import keys
 from app.errors import ActionError
 from app.models import (
     Alignment,
@@ -61,13 +62,18 @@ async def organisation_by_slug(session: AsyncSession, slug: str) -> Organisation
     return (await session.exec(select(Organisation).where(Organisation.slug == slug))).first()
 
 
-async def ensure_organisation(session: AsyncSession, spec: OrganisationSpec) -> Organisation:
-    """The organisation with this slug, created from the spec if it does not exist yet."""
+async def ensure_organisation(
+    session: AsyncSession, spec: OrganisationSpec, *, secret_key: str
+) -> Organisation:
+    """The organisation with this slug, created from the spec if it does not exist yet, with
+    its signing keys in the same transaction (published before it issues anything)."""
     existing = await organisation_by_slug(session, spec.slug)
     if existing is not None:
         return existing
     organisation = Organisation(**spec.model_dump())
     session.add(organisation)
+    await session.flush()
+    session.add_all(keys.new_keys(secret_key, organisation.id))
     session.add(
         AuditEntry(
             action="organisation.created",

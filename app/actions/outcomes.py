@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import events, queue
 from app.actions import escalations, trust
 from app.actions.policy import policy_for
+from app.badges import validity
 from app.models import (
     Award,
     Credential,
@@ -215,6 +216,7 @@ async def award_for_pass(
         outcome_id=outcome.id,
         recipient_salt=secrets.token_hex(16),
         issued_at=now,
+        expires_at=validity.expires_at(credential.validity_months, now),
     )
     session.add(award)
     await session.flush()

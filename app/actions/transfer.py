@@ -116,6 +116,7 @@ async def spec_of(session: AsyncSession, credential: Credential) -> CredentialSp
         "pilot_spots": credential.pilot_spots,
         "stakes": credential.stakes,
         "pd_hours": credential.pd_hours,
+        "validity_months": credential.validity_months,
         "peer_reviews": credential.peer_reviews,
         "expert_reviews": credential.expert_reviews,
         "lease_minutes": credential.lease_minutes,

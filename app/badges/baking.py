@@ -1,9 +1,12 @@
 """Baking: an Open Badge carried inside its own image.
 
 PNG: an iTXt chunk, keyword `openbadges` (2.0) or `openbadgecredential` (3.0), placed right
-after IHDR; the image's own bytes are kept as they are. SVG: `<openbadges:assertion>` in
-http://openbadges.org (2.0) or `<openbadges:credential>` in https://purl.imsglobal.org/ob/v3p0
-(3.0). Reading walks PNG chunks without decoding pixels and parses SVG without entities.
+after IHDR; the image's own bytes are kept as they are. SVG, as the baking sections write it:
+OB 3.0 `<openbadges:credential>` (https://purl.imsglobal.org/ob/v3p0) carries a VC-JWT in its
+`verify` attribute, or a JSON credential with an embedded proof as CDATA text; OB 2.0
+`<openbadges:assertion verify="ASSERTION URL">` (http://openbadges.org) carries the assertion
+JSON as CDATA. Reading accepts both placements (and the JWT as text, as older bakers wrote
+it), walks PNG chunks without decoding pixels and parses SVG without entities.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
@@ -115,8 +118,17 @@ def unbake_png(png: bytes) -> Baked:
 _SVG_START = re.compile(r"<svg\b[^>]*>", re.IGNORECASE)
 
 
-def bake_svg(svg: str, payload: str, *, version: str = "3.0") -> str:
-    """The SVG with the badge as the first child of its root element."""
+def _cdata(text: str) -> str:
+    # "]]>" cannot appear inside one CDATA section: split it across two.
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def bake_svg(
+    svg: str, payload: str, *, version: str = "3.0", assertion_url: str | None = None
+) -> str:
+    """The SVG with the badge as the first child of its root element, in the standard form:
+    OB 3.0 a JWT in `verify`, JSON as CDATA; OB 2.0 `verify` = the hosted assertion's URL
+    (`assertion_url`, else the payload when it is a URL) with the JSON as CDATA."""
     match = _SVG_START.search(svg)
     if match is None:
         raise BakingError("This file is not an SVG image.")
@@ -124,7 +136,19 @@ def bake_svg(svg: str, payload: str, *, version: str = "3.0") -> str:
     namespace, tag = (OB3_NS, "credential") if version == "3.0" else (OB2_NS, "assertion")
     if "xmlns:openbadges" not in start:
         start = start[:-1].rstrip("/") + f" xmlns:openbadges={quoteattr(namespace)}>"
-    element = f"<openbadges:{tag}>{escape(payload)}</openbadges:{tag}>"
+    payload = payload.strip()
+    is_json = payload.startswith("{")
+    if version == "3.0":
+        if is_json:
+            element = f"<openbadges:{tag}>{_cdata(payload)}</openbadges:{tag}>"
+        else:
+            element = f"<openbadges:{tag} verify={quoteattr(payload)}></openbadges:{tag}>"
+    else:
+        verify = assertion_url or ("" if is_json else payload)
+        if not verify:
+            raise BakingError("An OB 2.0 SVG needs the assertion's URL for `verify`.")
+        body = _cdata(payload) if is_json else ""
+        element = f"<openbadges:{tag} verify={quoteattr(verify)}>{body}</openbadges:{tag}>"
     return svg[: match.start()] + start + element + svg[match.end() :]
 
 
@@ -135,11 +159,16 @@ def unbake_svg(svg: bytes | str) -> Baked:
         raise BakingError("This SVG image cannot be read.") from None
     for namespace, tag, version in ((OB3_NS, "credential", "3.0"), (OB2_NS, "assertion", "2.0")):
         element = root.find(f".//{{{namespace}}}{tag}")
-        if element is not None:
-            payload = (element.text or "").strip() or element.get("verify", "").strip()
-            if not payload:
-                raise BakingError("The badge element in this SVG is empty.")
-            return Baked(version, payload)
+        if element is None:
+            continue
+        text = "".join(element.itertext()).strip()
+        verify = element.get("verify", "").strip()
+        # OB 3.0: a JWT lives in `verify`; OB 2.0: the JSON is the badge, `verify` its URL.
+        first, second = (verify, text) if version == "3.0" else (text, verify)
+        payload = first or second
+        if not payload:
+            raise BakingError("The badge element in this SVG is empty.")
+        return Baked(version, payload)
     raise BakingError("This SVG image carries no Open Badge.")
 
 

@@ -1,5 +1,6 @@
 """Comprehensive Learner Record 2.0: a completed stack's badges bundled in one ClrCredential,
-with each credential `isPartOf` the stack and each one `precedes` the next in stack order."""
+with each credential `isPartOf` the stack and each one `precedes` the next in stack order.
+The bundled credentials are embedded as issued (with their proofs); see app.badges.issuing."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ def clr_url(base: str, record: BadgeRecord) -> str:
     return f"{base}/badges/{record.award.id}/clr"
 
 
-def clr_credential(base: str, stack: BadgeRecord, parts: list[BadgeRecord]) -> dict[str, Any]:
-    """The unsigned ClrCredential for a stack award and the awards of its credentials."""
+def clr_credential(
+    base: str, stack: BadgeRecord, parts: list[BadgeRecord], embedded: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The unsigned ClrCredential for a stack award and the awards of its credentials;
+    `embedded` are their signed credentials, the stack's first, then the parts in order."""
     stack_achievement = urls.achievement(base, stack.achievement.id)
     part_ids = [urls.achievement(base, part.achievement.id) for part in parts]
     associations = [
@@ -63,8 +67,7 @@ def clr_credential(base: str, stack: BadgeRecord, parts: list[BadgeRecord]) -> d
             ],
             "achievement": [ob3.achievement(base, stack.achievement)]
             + [ob3.achievement(base, part.achievement) for part in parts],
-            "verifiableCredential": [ob3.credential(base, stack)]
-            + [ob3.credential(base, part) for part in parts],
+            "verifiableCredential": embedded,
             "association": associations,
         },
         "credentialSchema": [{"id": CLR_SCHEMA_URL, "type": "1EdTechJsonSchemaValidator2019"}],

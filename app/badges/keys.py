@@ -1,4 +1,6 @@
-"""Per-organisation signing keys: made on first use, encrypted at rest, published as a JWK set.
+"""Per-organisation signing keys: made with the organisation, encrypted at rest, published as
+a JWK set (ES256, for VC-JWTs) and as Multikeys in the issuer's controlled identifier document
+(Ed25519, for Data Integrity proofs). Retired keys stay published.
 
 The private half is sealed with AES-GCM under a key derived (HKDF) from MCX_SECRET_KEY, bound
 to the organisation and key id, so a database dump alone signs nothing.
@@ -6,25 +8,30 @@ to the organisation and key id, so a database dump alone signs nothing.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import base58
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.jwk import ECKey, OKPKey
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import IssuerKey
+from app.badges import dataintegrity
+from app.models import IssuerKey, Organisation
 
 ES256 = "ES256"
 ED25519 = "Ed25519"
+ALGS = (ES256, ED25519)
 _NONCE_BYTES = 12
 
 
@@ -106,21 +113,64 @@ async def active_key(
     return key
 
 
-async def rotate_key(
-    session: AsyncSession, secret_key: str, organisation_id: uuid.UUID, alg: str = ES256
-) -> IssuerKey:
-    """Retire the current key (it stays published) and make a new one."""
+def new_keys(secret_key: str, organisation_id: uuid.UUID) -> list[IssuerKey]:
+    """A fresh key of every algorithm for an organisation (added by the caller)."""
+    return [_new_key(secret_key, organisation_id, alg) for alg in ALGS]
+
+
+async def publish_missing(session: AsyncSession, secret_key: str) -> int:
+    """Make the current keys every organisation lacks (organisations made before keys came
+    with them); idempotent, and safe beside another process doing the same (the partial
+    unique index turns the loser's insert into nothing). Returns how many were made."""
+    held = set(
+        (
+            await session.exec(
+                select(IssuerKey.organisation_id, IssuerKey.alg).where(
+                    col(IssuerKey.retired_at).is_(None)
+                )
+            )
+        ).all()
+    )
+    made = 0
+    for organisation_id in (await session.exec(select(Organisation.id))).all():
+        for alg in ALGS:
+            if (organisation_id, alg) in held:
+                continue
+            key = _new_key(secret_key, organisation_id, alg)
+            row = {
+                column: getattr(key, column)
+                for column in (
+                    "id",
+                    "organisation_id",
+                    "alg",
+                    "kid",
+                    "public_jwk",
+                    "private_encrypted",
+                    "created_at",
+                )
+            }
+            result = await session.exec(insert(IssuerKey).values(**row).on_conflict_do_nothing())
+            made += result.rowcount or 0
+    await session.commit()
+    return made
+
+
+async def rotate_keys(
+    session: AsyncSession, secret_key: str, organisation_id: uuid.UUID, algs: tuple[str, ...] = ALGS
+) -> list[IssuerKey]:
+    """Retire the current keys (they stay published) and make new ones (not committed)."""
     await session.exec(
         update(IssuerKey)
         .where(col(IssuerKey.organisation_id) == organisation_id)
-        .where(col(IssuerKey.alg) == alg)
+        .where(col(IssuerKey.alg).in_(algs))
         .where(col(IssuerKey.retired_at).is_(None))
         .values(retired_at=datetime.now(UTC))
     )
-    key = _new_key(secret_key, organisation_id, alg)
-    session.add(key)
-    await session.commit()
-    return key
+    # The retirement must reach the database before the new rows meet the unique index.
+    await session.flush()
+    made = [_new_key(secret_key, organisation_id, alg) for alg in algs]
+    session.add_all(made)
+    return made
 
 
 def private_jwk(secret_key: str, key: IssuerKey) -> ECKey | OKPKey:
@@ -135,6 +185,30 @@ def public_jwk(base_url: str, key: IssuerKey) -> dict[str, Any]:
     alg = key.alg if key.alg == ES256 else "EdDSA"
     jwk.update({"kid": key_url(base_url, key.kid), "use": "sig", "alg": alg})
     return jwk
+
+
+def multikey(key: IssuerKey) -> str:
+    """An Ed25519 key's public half as a Multikey (`z6Mk…`)."""
+    assert key.alg == ED25519
+    x = json.loads(key.public_jwk)["x"]
+    raw = base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+    return "z" + base58.b58encode(dataintegrity.ED25519_PUB + raw).decode()
+
+
+async def organisation_keys(
+    session: AsyncSession, organisation_id: uuid.UUID, alg: str
+) -> list[IssuerKey]:
+    """An organisation's keys of one algorithm, oldest first, retired ones included."""
+    return list(
+        (
+            await session.exec(
+                select(IssuerKey)
+                .where(IssuerKey.organisation_id == organisation_id)
+                .where(IssuerKey.alg == alg)
+                .order_by(col(IssuerKey.created_at), col(IssuerKey.kid))
+            )
+        ).all()
+    )
 
 
 async def published_keys(session: AsyncSession, base_url: str) -> dict[str, Any]:

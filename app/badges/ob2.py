@@ -9,11 +9,17 @@ from app.badges.records import Achievement, BadgeRecord, recipient_hash
 from app.models import Alignment, Organisation
 
 CONTEXT = "https://w3id.org/openbadges/v2"
+CID_CONTEXT = "https://www.w3.org/ns/cid/v1"
 
 
-def issuer_profile(base: str, organisation: Organisation) -> dict[str, Any]:
+def issuer_profile(
+    base: str, organisation: Organisation, verification: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The Issuer Profile; with `verification` (cid.verification) it doubles as the issuer's
+    controlled identifier document, so a Data Integrity verifier asking for JSON-LD at the
+    URL its proof names finds the key there too."""
     profile: dict[str, Any] = {
-        "@context": CONTEXT,
+        "@context": [CONTEXT, CID_CONTEXT] if verification else CONTEXT,
         "type": "Profile",
         "id": urls.issuer(base, organisation),
         "name": organisation.name,
@@ -23,7 +29,21 @@ def issuer_profile(base: str, organisation: Organisation) -> dict[str, Any]:
         profile["email"] = organisation.email
     if organisation.description:
         profile["description"] = organisation.description
+    if verification:
+        profile.update(verification)
     return profile
+
+
+def revoked_assertion(base: str, record: BadgeRecord) -> dict[str, Any]:
+    """What a revoked hosted assertion answers (with 410 Gone): JSON-LD an OB 2.0 verifier
+    reads as "revoked" rather than as a malformed document."""
+    return {
+        "@context": CONTEXT,
+        "type": "Assertion",
+        "id": urls.assertion(base, record.award.id),
+        "revoked": True,
+        "revocationReason": record.award.revocation_reason or "",
+    }
 
 
 def alignment(base: str, item: Alignment) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.actions import accounts, catalog
+from app.badges import keys
 from app.db import Sessions
 from app.demo import content
 from app.models import Credential, Membership, Role, Stack, User
@@ -42,14 +43,23 @@ async def _ensure_memberships(
     return added
 
 
-async def load_demo(sessions: Sessions) -> DemoReport:
-    created = {"organisations": 0, "credentials": 0, "stacks": 0, "users": 0, "memberships": 0}
+async def load_demo(sessions: Sessions, secret_key: str) -> DemoReport:
+    """Load what is missing; every organisation (demo or older) leaves with published keys."""
+    created = {
+        "organisations": 0,
+        "credentials": 0,
+        "stacks": 0,
+        "users": 0,
+        "memberships": 0,
+        "signing keys": 0,
+    }
     async with sessions() as session:
         for raw in content.ORGANISATIONS:
             spec = OrganisationSpec.model_validate(raw)
             if await catalog.organisation_by_slug(session, spec.slug) is None:
-                await catalog.ensure_organisation(session, spec)
+                await catalog.ensure_organisation(session, spec, secret_key=secret_key)
                 created["organisations"] += 1
+        created["signing keys"] = await keys.publish_missing(session, secret_key)
         for raw in content.CREDENTIALS:
             credential_spec = CredentialSpec.model_validate(raw)
             exists = await session.exec(

@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, Index, Integer, LargeBinary, Sequence, text
+from sqlalchemy import CheckConstraint, Column, Index, Integer, LargeBinary, text
 from sqlalchemy import UniqueConstraint as Unique
 from sqlmodel import Field, SQLModel
 
 from app.models.base import created_field, id_field, when_field
 
-# Every award gets its own bit in its issuer's Bitstring Status List (OB 3.0 revocation).
-STATUS_INDEX_SEQUENCE = Sequence("award_status_index_seq", start=0, minvalue=0)
+# Every award gets its own bit in its issuer's Bitstring Status List (OB 3.0 revocation), at a
+# position drawn by mcx_status_index() (migration 0009): award_status_index_seq's next value,
+# moved to a keyed pseudo-random place in its block, so positions never repeat nor reveal the
+# order badges were issued in.
 
 
 class Award(SQLModel, table=True):
@@ -53,15 +55,10 @@ class Award(SQLModel, table=True):
     revoked_at: datetime | None = when_field()
     revocation_reason: str | None = None
     revoked_by_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
-    # Position in the issuer's status list; drawn from a sequence so it never repeats.
+    # Position in the issuer's status list: random within its block, never repeated.
     status_index: int | None = Field(
         default=None,
-        sa_column=Column(
-            Integer,
-            STATUS_INDEX_SEQUENCE,
-            server_default=STATUS_INDEX_SEQUENCE.next_value(),
-            nullable=False,
-        ),
+        sa_column=Column(Integer, server_default=text("mcx_status_index()"), nullable=False),
     )
     # Awards issued by a coordinator for work done outside MCX (bulk issue) say so here.
     evidence_note: str | None = None

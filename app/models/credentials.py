@@ -53,6 +53,10 @@ class Credential(SQLModel, table=True):
             name="ck_credential_target_hours",
         ),
         CheckConstraint("max_attempts BETWEEN 1 AND 20", name="ck_credential_max_attempts"),
+        CheckConstraint(
+            "validity_months IS NULL OR validity_months BETWEEN 1 AND 240",
+            name="ck_credential_validity_months",
+        ),
     )
 
     id: uuid.UUID = id_field()
@@ -69,6 +73,8 @@ class Credential(SQLModel, table=True):
     method_components: str = ""
     research_resources: str = ""
     pd_hours: Decimal = Field(default=Decimal(0), sa_type=Numeric(6, 2))
+    # A badge of this credential expires this many months after its award (None: never).
+    validity_months: int | None = None
     badge_image: str | None = Field(default=None, max_length=500)
     # Review policy.
     stakes: str = Field(default=Stakes.low, max_length=10)

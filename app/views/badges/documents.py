@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from app.access import access_own_award, require_user
 from app.auth import current_user
-from app.badges import baking, clr, images, keys, ob2, ob3, status
+from app.badges import baking, cid, images, issuing, keys, ob2, status, urls
 from app.badges.issuing import proved_credential, signed_credential
 from app.badges.records import BadgeRecord, load_achievement, load_record
 from app.errors import ActionError, not_found
@@ -22,6 +22,8 @@ from app.models import IssuerKey, Organisation
 
 JSON_LD = "application/ld+json"
 VC_JWT = "application/vc+jwt"
+# VC 2.0 registers `application/vc` for a credential secured by an embedded proof.
+VC = "application/vc"
 
 
 def _uuid(raw: str, what: str) -> uuid.UUID:
@@ -45,14 +47,8 @@ async def assertion(request: Request, raw: str) -> Response:
     record = await record_for(request, raw)
     base = request.app.state.runtime.settings.base_url
     if record.award.revoked_at is not None:
-        return JSONResponse(
-            {
-                "id": ob2.assertion(base, record)["id"],
-                "revoked": True,
-                "revocationReason": record.award.revocation_reason,
-            },
-            status_code=410,
-        )
+        gone = ob2.revoked_assertion(base, record)
+        return JSONResponse(gone, status_code=410, media_type=JSON_LD)
     return JSONResponse(ob2.assertion(base, record), media_type=JSON_LD)
 
 
@@ -63,7 +59,7 @@ async def credential_json(request: Request) -> Response:
     runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         document = await proved_credential(session, runtime.settings, record)
-    return JSONResponse(document, media_type="application/vc+ld+json")
+    return JSONResponse(document, media_type=VC)
 
 
 async def credential_jwt(request: Request) -> Response:
@@ -103,14 +99,17 @@ async def baked(request: Request) -> Response:
         media = "image/png"
     else:
         svg = images.drawn_svg(record.achievement.title, record.organisation.name)
-        body = baking.bake_svg(svg, payload, version=version)
+        body = baking.bake_svg(
+            svg, payload, version=version, assertion_url=urls.assertion(base, record.award.id)
+        )
         media = "image/svg+xml"
     disposition = f'attachment; filename="{name}.{kind}"'
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})
 
 
 async def learner_record(request: Request) -> Response:
-    """GET /badges/{id}/clr[.jwt]: the earner's CLR 2.0 for a completed stack (theirs only)."""
+    """GET /badges/{id}/clr[.jwt]: the earner's CLR 2.0 for a completed stack (theirs only):
+    JSON with a Data Integrity proof, or a VC-JWT; either embeds each credential as issued."""
     user = require_user(await current_user(request))
     if request.path_params.get("kind", ".jwt") != ".jwt":
         raise not_found("That learner record")
@@ -127,33 +126,39 @@ async def learner_record(request: Request) -> Response:
                 loaded = await load_record(session, part.award.id)
                 assert loaded is not None
                 parts.append(loaded)
-        document = clr.clr_credential(runtime.settings.base_url, stack, parts)
-        key = await keys.active_key(session, runtime.settings.secret_key, stack.organisation.id)
-    if request.path_params.get("kind") == ".jwt":
-        token = ob3.sign(
-            document,
-            keys.private_jwk(runtime.settings.secret_key, key),
-            keys.key_url(runtime.settings.base_url, key.kid),
-        )
-        return Response(token, media_type=VC_JWT)
+        if request.path_params.get("kind") == ".jwt":
+            document = await issuing.learner_record(session, runtime.settings, stack, parts)
+            token = await issuing.sign_jwt(session, runtime.settings, stack.organisation, document)
+            return Response(token, media_type=VC_JWT)
+        proved = await issuing.proved_learner_record(session, runtime.settings, stack, parts)
     return JSONResponse(
-        document,
-        media_type="application/vc+ld+json",
+        proved,
+        media_type=VC,
         headers={"Content-Disposition": 'attachment; filename="learner-record.json"'},
     )
 
 
 async def issuer(request: Request) -> Response:
-    """GET /badges/issuers/{slug}: the OB 2.0 Issuer Profile."""
+    """GET /badges/issuers/{slug}: the OB 2.0 Issuer Profile, which also lists the issuer's
+    Data Integrity keys (verificationMethod / assertionMethod, Multikey); asked for as
+    `application/cid` (or a DID document type), the bare controlled identifier document."""
     slug = request.path_params["slug"]
     async with request.app.state.runtime.sessions() as session:
         organisation = (
             await session.exec(select(Organisation).where(Organisation.slug == slug))
         ).first()
-    if organisation is None:
-        raise not_found("That issuer")
+        if organisation is None:
+            raise not_found("That issuer")
+        ed25519 = await keys.organisation_keys(session, organisation.id, keys.ED25519)
     base = request.app.state.runtime.settings.base_url
-    return JSONResponse(ob2.issuer_profile(base, organisation), media_type=JSON_LD)
+    # Caches must keep the two answers apart.
+    headers = {"Vary": "Accept"}
+    if cid.wants_document(request.headers.get("accept", "")):
+        return JSONResponse(
+            cid.document(base, organisation, ed25519), media_type=cid.MEDIA_TYPE, headers=headers
+        )
+    profile = ob2.issuer_profile(base, organisation, cid.verification(base, organisation, ed25519))
+    return JSONResponse(profile, media_type=JSON_LD, headers=headers)
 
 
 async def achievement(request: Request) -> Response:

@@ -2,6 +2,10 @@
 
 By id or link (GET ?id=), by pasted JWT or JSON (form field `credential`, or GET ?credential=),
 or by an uploaded baked PNG/SVG (multipart field `image`). Nothing is written.
+
+/verify.json is public in the full sense: any client, no cookie and no CSRF token (it never
+reads the session and changes nothing, see app.csrf.PUBLIC_PATHS), any origin (CORS `*`, no
+credentials), and a per-address rate limit (MCX_VERIFY_PER_MINUTE).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app import throttle
 from app.auth import current_user
 from app.badges.baking import MAX_IMAGE_BYTES, BakingError, unbake
 from app.badges.verdicts import Verdict, failed
@@ -22,6 +27,13 @@ from app.templating import templates
 from app.views.apikit import limited_body
 
 MAX_TEXT = 256 * 1024
+WINDOW_SECONDS = 60
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
 
 
 async def _verdict_from_query(request: Request) -> Verdict | None:
@@ -101,21 +113,47 @@ async def verify_submit(request: Request) -> Response:
 
 
 async def verify_json(request: Request) -> Response:
-    """GET /verify.json?id=…|credential=…, or POST a JWT, JSON or image: the result as JSON."""
+    """GET /verify.json?id=…|credential=…, or POST a JWT, JSON or image: the result as JSON.
+    OPTIONS answers a browser's CORS preflight."""
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers=CORS)
+    runtime = request.app.state.runtime
+    address = request.client.host if request.client else "unknown"
+    key = f"{runtime.settings.redis_prefix}verify:{address}"
+    if not await throttle.allow(
+        runtime.redis, key, runtime.settings.verify_per_minute, WINDOW_SECONDS
+    ):
+        return JSONResponse(
+            {
+                "error": "too_many_requests",
+                "detail": f"At most {runtime.settings.verify_per_minute} verifications a "
+                "minute from one address; try again in a minute.",
+            },
+            status_code=429,
+            headers={**CORS, "Retry-After": str(WINDOW_SECONDS)},
+        )
     if request.method == "GET":
         verdict = await _verdict_from_query(request)
         if verdict is None:
             return JSONResponse(
                 {"error": "missing", "detail": "Give ?id= (a badge id or link) or ?credential=."},
                 status_code=400,
+                headers=CORS,
             )
     else:
-        verdict = await _verdict_from_body(request)
-    return JSONResponse(verdict.as_json(), headers={"Cache-Control": "no-store"})
+        try:
+            verdict = await _verdict_from_body(request)
+        except ActionError as error:
+            return JSONResponse(
+                {"error": error.code, "detail": error.detail},
+                status_code=error.status,
+                headers=CORS,
+            )
+    return JSONResponse(verdict.as_json(), headers={**CORS, "Cache-Control": "no-store"})
 
 
 routes = [
     Route("/verify", verify_page, methods=["GET"]),
     Route("/verify", verify_submit, methods=["POST"]),
-    Route("/verify.json", verify_json, methods=["GET", "POST"]),
+    Route("/verify.json", verify_json, methods=["GET", "POST", "OPTIONS"]),
 ]

@@ -32,6 +32,7 @@ LABELS = {
     "summary": "Summary",
     "topic": "Topic",
     "pd_hours": "PD credit hours",
+    "validity_months": "Valid for (months)",
     "competency": "Competency",
     "key_method": "Key method",
     "method_components": "Method components",
@@ -66,11 +67,15 @@ def new_draft() -> Draft:
     }
 
 
+def _shown(value: object) -> str:
+    return "" if value is None else str(value)
+
+
 def draft_of(spec: CredentialSpec) -> Draft:
     """The form as it shows an existing credential."""
     rubric = spec.rubric
     return {
-        **{field: str(getattr(spec, field)) for field in TOP},
+        **{field: _shown(getattr(spec, field)) for field in TOP},
         "min_level": str((rubric.min_level if rubric else 2) + 1),
         "min_points": "" if rubric is None or rubric.min_points is None else str(rubric.min_points),
         "criteria": [
@@ -175,6 +180,8 @@ def spec_input(
     errors: dict[str, str] = {}
     mapping = Mapping()
     data: dict[str, Any] = {field: draft[field] for field in TOP}
+    # A blank validity period means badges never expire.
+    data["validity_months"] = str(draft.get("validity_months", "")).strip() or None
     data.update(fixed)
     criteria = []
     for index, row in enumerate(draft["criteria"]):

@@ -131,7 +131,7 @@ async def my_badges(session: AsyncSession, earner: User, base_url: str) -> list[
                     url,
                     str(award.id),
                 ),
-                download_name=f"{achievement.slug}-badge.svg",
+                download_name=f"{achievement.slug}-badge.png",
                 submission_id=packet.id if packet else None,
                 privacy=packet.privacy if packet else None,
             )
