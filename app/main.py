@@ -28,7 +28,9 @@ from app.templating import STATIC_DIR, templates
 from app.views import (
     accounts,
     api,
+    api_catalogue,
     api_coordinators,
+    api_journey,
     api_submissions,
     api_tasks,
     badges,
@@ -125,6 +127,8 @@ def create_app(
             *api_submissions.routes,
             *api_tasks.routes,
             *api_coordinators.routes,
+            *api_catalogue.routes,
+            *api_journey.routes,
             *badges.routes,
             *live.routes,
             *catalog.routes,
