@@ -19,6 +19,9 @@ from app.errors import not_found
 from app.models import Credential, Organisation
 from app.templating import templates
 
+# A cell starting with one of these runs as a formula in a spreadsheet (an empty cell
+# does not: str.startswith, never `v[:1] in "=+-@"`, which holds for "").
+FORMULA = ("=", "+", "-", "@")
 KINDS = {
     "holders": reports.HOLDER_COLUMNS,
     "pd-hours": reports.PD_COLUMNS,
@@ -91,7 +94,10 @@ async def report_csv(request: Request) -> Response:
     for row in rows:
         # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it.
         writer.writerow(
-            {k: f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for k, v in row.items()}
+            {
+                k: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA) else v
+                for k, v in row.items()
+            }
         )
     return Response(
         out.getvalue(),
