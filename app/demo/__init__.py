@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.actions import accounts, catalog
 from app.db import Sessions
-from app.demo import content
+from app.demo import content, quality
 from app.models import Credential, Membership, Role, Stack, User
 from app.specs import CredentialSpec, OrganisationSpec, StackSpec
 
@@ -84,4 +84,5 @@ async def load_demo(sessions: Sessions) -> DemoReport:
                 f"{role} ({org})" for org, names in raw_user["roles"].items() for role in names
             )
             logins.append((email, raw_user["password"], roles))
+        await quality.load(session)
     return DemoReport(created=created, logins=logins)
