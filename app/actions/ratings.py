@@ -23,6 +23,7 @@ from app.models import (
     CredentialRating,
     FeedbackRating,
     Membership,
+    Organisation,
     Role,
     User,
 )
@@ -239,6 +240,8 @@ async def flag_rating(
             raise not_found("That rating")
         credential = await session.get(Credential, rating.credential_id)
         assert credential is not None
+        issuer = await session.get(Organisation, credential.organisation_id)
+        assert issuer is not None
         if rating.flagged_at is not None or rating.moderated_at is not None:
             raise ActionError("already_flagged", "This rating was already flagged.", 409)
         rating.flagged_at = datetime.now(UTC)
@@ -268,6 +271,7 @@ async def flag_rating(
                 "rating_id": str(rating.id),
                 "credential": credential.title,
                 "credential_id": str(credential.id),
+                "path": f"/credentials/{issuer.slug}/{credential.slug}",
             },
         )
     return rating
