@@ -234,3 +234,26 @@ async def test_the_panel_pages_convene_score_and_show_the_outcome(
     page = await client.get(panel_url)
     assert 'data-testid="panel-outcome"' in page.text and "Certified" in page.text
     assert "not enough data" in page.text  # every level the same: alpha undefined
+
+
+async def test_changed_submission_criteria_expire_the_mark(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    panel, tokens, coordinator = await _panel(client, runtime)
+    url = f"/api/v1/panels/{panel['id']}"
+    for name in LEVELS:
+        await client.put(
+            url + "/scores",
+            json={"scores": _scores(LEVELS[name]), "submit": True},
+            headers=f.auth(tokens[name]),
+        )
+    certification = f"/api/v1/credentials/{panel['credential_id']}/certification"
+    assert (await client.get(certification)).json()["mark"]["current"]
+    spec = f.credential_spec("coaching").model_dump(mode="json")
+    spec["submission_criteria"][1]["required"] = True  # the lesson plan becomes required
+    edited = await client.put(
+        f"/api/v1/credentials/{panel['credential_id']}", json=spec, headers=f.auth(coordinator)
+    )
+    assert edited.status_code == 200, edited.text
+    mark = (await client.get(certification)).json()["mark"]
+    assert mark["current"] is False and "submission criteria" in mark["expired_because"]
