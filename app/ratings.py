@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.models import (
     Credential,
     CredentialRating,
+    Organisation,
     Submission,
     SubmissionState,
     SubmissionVersion,
@@ -160,3 +161,20 @@ async def ratings_of(session: AsyncSession, credential_id: uuid.UUID) -> list[Cr
             )
         ).all()
     )
+
+
+async def flagged_ratings(
+    session: AsyncSession, credential_ids: list[uuid.UUID]
+) -> list[tuple[CredentialRating, Credential, str]]:
+    """Ratings of these credentials flagged and not yet decided, oldest flag first, with the
+    credential and its issuer's slug (for the link to the rating)."""
+    rows = await session.exec(
+        select(CredentialRating, Credential, Organisation.slug)
+        .join(Credential, col(Credential.id) == col(CredentialRating.credential_id))
+        .join(Organisation, col(Organisation.id) == col(Credential.organisation_id))
+        .where(col(CredentialRating.credential_id).in_(credential_ids))
+        .where(col(CredentialRating.flagged_at).is_not(None))
+        .where(col(CredentialRating.moderated_at).is_(None))
+        .order_by(col(CredentialRating.flagged_at))
+    )
+    return list(rows.all())

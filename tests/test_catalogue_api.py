@@ -83,6 +83,7 @@ async def test_quality_as_json_for_coordinators_only(
     assert found["credentials"][0]["id"] == str(credential.id)
     assert found["credentials"][0]["alpha"] is None and found["credentials"][0]["units"] == 0
     assert found["below_floor"] == [] and found["flagged_feedback"] == []
+    assert found["flagged_ratings"] == []
     earner = await f.token_for(runtime, await f.person(runtime, "ada", [Role.earner]))
     assert (await client.get("/api/v1/quality", headers=auth(earner))).status_code == 404
     assert (await client.get("/api/v1/quality")).status_code == 401

@@ -137,6 +137,8 @@ async def test_flagged_text_is_hidden_by_a_coordinator_and_audited(
     assert refused.status_code == 404
     coordinator_user = await f.person(runtime, "coord", [Role.coordinator])
     coordinator = await f.token_for(runtime, coordinator_user)
+    waiting = (await client.get("/api/v1/quality", headers=f.auth(coordinator))).json()
+    assert [(r["id"], r["reason"]) for r in waiting["flagged_ratings"]] == [(rating_id, "Insult")]
     hidden = await client.post(
         f"/api/v1/ratings/{rating_id}/moderation",
         json={"hide": True, "note": "Personal attack"},
@@ -159,6 +161,8 @@ async def test_flagged_text_is_hidden_by_a_coordinator_and_audited(
     assert [(a.action, a.actor_id) for a in audit][-1] == ("rating.hidden", coordinator_user.id)
     assert audit[-1].data == {"note": "Personal attack", "flag_reason": "Insult"}
     assert [a.action for a in audit] == ["rating.flagged", "rating.hidden"]
+    waiting = (await client.get("/api/v1/quality", headers=f.auth(coordinator))).json()
+    assert waiting["flagged_ratings"] == []
 
 
 async def test_the_catalogue_sorts_top_rated_for_a_standard(

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app import access, growth
+from app import access, growth, ratings
 from app.actions import groups, trust
 from app.actions.growth import set_goals
 from app.actions.submissions import latest_version
@@ -33,7 +33,8 @@ class GoalsIn(BaseModel):
 
 
 async def quality(request: Request) -> JSONResponse:
-    """The quality overview of the credentials you coordinate."""
+    """The quality overview of the credentials you coordinate: agreement, reviewers below the
+    floor, flagged feedback and flagged ratings awaiting a decision."""
     runtime, user = await caller(request)
     async with runtime.sessions() as session:
         orgs = [o for o, role in await access.roles_of(session, user) if role == Role.coordinator]
@@ -58,6 +59,7 @@ async def quality(request: Request) -> JSONResponse:
                 .order_by(col(FeedbackRating.created_at))
             )
         ).all()
+        flagged = await ratings.flagged_ratings(session, ids)
     return JSONResponse(
         {
             "credentials": [
@@ -95,6 +97,15 @@ async def quality(request: Request) -> JSONResponse:
                     "created_at": f.created_at.isoformat(),
                 }
                 for f in flags
+            ],
+            "flagged_ratings": [
+                {
+                    "id": str(rating.id),
+                    "credential_id": str(credential.id),
+                    "text": rating.text,
+                    "reason": rating.flag_reason,
+                }
+                for rating, credential, _ in flagged
             ],
         }
     )

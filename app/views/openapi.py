@@ -220,7 +220,12 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("get", "/api/v1/quality"): Operation(
         success_content=_answer(
-            {"credentials": LIST, "below_floor": LIST, "flagged_feedback": LIST}
+            {
+                "credentials": LIST,
+                "below_floor": LIST,
+                "flagged_feedback": LIST,
+                "flagged_ratings": LIST,
+            }
         )
     ),
     ("get", "/api/v1/groups"): Operation(success_content=_answer({"groups": LIST})),
