@@ -4,6 +4,7 @@ hidden by a coordinator with the decision audited; the catalogue sorts by rating
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -230,3 +231,25 @@ async def test_the_page_forms_rate_answer_and_hide(
     assert "Answer published." not in page.text  # one flash at a time: the latest
     assert "Text hidden; the stars still count." in page.text
     assert 'data-testid="rating-answer"' in page.text
+
+
+async def test_two_taps_at_once_make_one_rating_and_one_answer(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime)
+    [token] = await earners_who_finished(runtime, credential, 1)
+    both = await asyncio.gather(*(rate(client, token, credential) for _ in range(2)))
+    assert sorted(r.status_code for r in both) == [201, 409]
+    rating_id = next(r for r in both if r.status_code == 201).json()["id"]
+    coordinator = await f.token_for(runtime, await f.person(runtime, "coord", [Role.coordinator]))
+    answers = await asyncio.gather(
+        *(
+            client.post(
+                f"/api/v1/ratings/{rating_id}/answer",
+                json={"answer": f"Answer {i}"},
+                headers=f.auth(coordinator),
+            )
+            for i in range(2)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [200, 409]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -101,7 +102,14 @@ async def recognise(
                 },
             )
         )
-        await session.commit()
+        try:
+            await session.commit()
+        except IntegrityError:
+            # Another request added the same credential in between (the unique constraint
+            # decided): nothing of this one was written.
+            raise ActionError(
+                "conflict", "The list changed at the same moment; try again.", 409
+            ) from None
         await session.refresh(entry)
     return entry
 
