@@ -132,6 +132,11 @@ async def test_a_panel_certifies_a_credential(
     await expect(page.get_by_test_id("panel-mark")).to_contain_text("Panel-certified")
     await expect(page.get_by_test_id("panel-mark")).to_contain_text("Design panel")
     await _check(page, shot, "credential-certified")
+    await page.goto("/quality-rubric")
+    await expect(page.get_by_test_id("quality-rubric")).to_contain_text(
+        "A rubric that discriminates"
+    )
+    await _check(page, shot, "quality-rubric")
 
 
 async def test_a_state_recognises_credentials_and_sees_the_map(
