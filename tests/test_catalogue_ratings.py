@@ -191,6 +191,10 @@ async def test_the_catalogue_sorts_top_rated_for_a_standard(
     by_title = await client.get("/api/v1/catalog", params={"standard": "InTASC 3"})
     assert [c["title"] for c in by_title.json()["credentials"]][0] == "Aardvark Few Ratings"
     assert (await client.get("/api/v1/catalog", params={"sort": "bogus"})).status_code == 422
+    four_up = await client.get("/api/v1/catalog", params={"standard": "InTASC 3", "rated": "4"})
+    assert [c["title"] for c in four_up.json()["credentials"]] == ["High Rated"]
+    page = await client.get("/catalog", params={"rated": "3"})
+    assert re.findall(r'data-testid="catalog-result-link">([^<]+)</a>', page.text) == ["High Rated"]
 
 
 async def test_the_page_forms_rate_answer_and_hide(

@@ -26,7 +26,7 @@ from app.errors import ActionError, not_found
 from app.models import Credential, PanelScore, Role, User
 from app.views.apikit import body, caller, path_id
 from app.views.catalog.credential import SLUG
-from app.views.catalog.search import SORTS, Filters, credential_href, hours, search_query
+from app.views.catalog.search import RATED, SORTS, Filters, credential_href, hours, search_query
 
 Stars = Annotated[int, Field(ge=1, le=5)]
 Component = Literal[
@@ -111,6 +111,8 @@ async def search(request: Request) -> JSONResponse:
     filters = Filters.from_query(request.query_params)
     if request.query_params.get("sort", "") not in SORTS:
         raise ActionError("invalid", "sort: title (empty) or rating", 422)
+    if request.query_params.get("rated", "") not in RATED:
+        raise ActionError("invalid", "rated: empty, 3 or 4", 422)
     async with request.app.state.runtime.sessions() as session:
         rows = (await session.execute(search_query(filters))).all()
         certified = await panels.current_marks(session, [row[0].id for row in rows])

@@ -133,6 +133,13 @@ CATALOG_QUERY = tuple(
     for name in ("q", "topic", "org", "stakes", "standard", "stack")
 ) + (
     {
+        "name": "rated",
+        "in": "query",
+        "required": False,
+        "description": "only credentials rated this many stars or more (from the minimum count)",
+        "schema": {"type": "string", "enum": ["", "3", "4"]},
+    },
+    {
         "name": "sort",
         "in": "query",
         "required": False,

@@ -37,6 +37,7 @@ MAX_RESULTS = 200
 MAX_WORDS = 8
 REVIEW_LABEL = {Stakes.low: "Peer review", Stakes.high: "Expert review"}
 SORTS = {"": "Title", "rating": "Top rated"}
+RATED = {"": "Any rating", "3": "3 stars and up", "4": "4 stars and up"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Filters:
     stakes: str = ""
     standard: str = ""
     stack: str = ""
+    rated: str = ""  # "" or a minimum average of stars ("3", "4"), from MIN_RATINGS ratings
     sort: str = ""  # "" (title) or "rating": top rated first
 
     @classmethod
@@ -61,6 +63,8 @@ class Filters:
         }
         if values["sort"] not in SORTS:
             values["sort"] = ""
+        if values["rated"] not in RATED:
+            values["rated"] = ""
         return cls(**values)
 
     @property
@@ -185,6 +189,10 @@ def search_query(filters: Filters) -> Any:
         conditions.append(_matches_standard(filters.standard))
     if filters.stack:
         conditions.append(_in_stack(filters.stack))
+    if filters.rated:
+        # Only credentials whose rating shows (enough ratings) can meet a rating filter.
+        conditions.append(count >= ratings.MIN_RATINGS)
+        conditions.append(rated.c.stars >= int(filters.rated))
     order: list[Any] = [col(Credential.title), col(Credential.id)]
     if filters.sort == "rating":
         shown = count >= ratings.MIN_RATINGS
@@ -277,6 +285,7 @@ async def catalog(request: Request) -> Response:
             "choices": choices,
             "limit": MAX_RESULTS,
             "sorts": SORTS,
+            "rated": RATED,
             "minimum": ratings.MIN_RATINGS,
         },
     )
