@@ -17,9 +17,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import agreement
-from app.actions import catalog
-from app.actions.submissions import latest_rubric
-from app.models import CredentialPanel, Organisation, PanelMember, PanelScore, User
+from app.models import (
+    CredentialPanel,
+    Organisation,
+    PanelMember,
+    PanelScore,
+    Rubric,
+    RubricCriterion,
+    RubricLevel,
+    SubmissionCriterion,
+    User,
+)
 
 QUALITY_RUBRIC_VERSION = 1
 LEVELS = ("Not yet", "Approaching", "Meets", "Exceeds")
@@ -122,29 +130,82 @@ def quality_rubric_json() -> dict[str, Any]:
     }
 
 
-async def fingerprint(session: AsyncSession, credential_id: uuid.UUID) -> str:
-    """sha256 of what the panel judged and what must not change under the mark: the current
-    rubric (its version, criteria and levels) and the submission criteria."""
-    rubric = await latest_rubric(session, credential_id)
-    scale = await catalog.rubric_scale(session, rubric.id if rubric else None)
-    criteria = await catalog.criteria_of(session, credential_id)
-    shape = {
-        "rubric": None
-        if rubric is None
-        else {
-            "version": rubric.version,
-            "min_level": rubric.min_level,
-            "min_points": rubric.min_points,
-            "criteria": [
-                [c.title, c.description, [[lv.label, lv.points, lv.descriptor] for lv in levels]]
-                for c, levels in scale
+async def fingerprints(
+    session: AsyncSession, credential_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """sha256 of what a panel judged and what must not change under the mark, per credential:
+    the current rubric (its version, criteria and levels) and the submission criteria. Four
+    queries for any number of credentials (none for none)."""
+    if not credential_ids:
+        return {}
+    rubrics: dict[uuid.UUID, Rubric] = {}
+    for rubric in (
+        await session.exec(
+            select(Rubric)
+            .where(col(Rubric.credential_id).in_(credential_ids))
+            .order_by(col(Rubric.credential_id), col(Rubric.version).desc())
+        )
+    ).all():
+        rubrics.setdefault(rubric.credential_id, rubric)
+    criteria = (
+        await session.exec(
+            select(RubricCriterion)
+            .where(col(RubricCriterion.rubric_id).in_([r.id for r in rubrics.values()]))
+            .order_by(col(RubricCriterion.position))
+        )
+    ).all()
+    levels = (
+        await session.exec(
+            select(RubricLevel)
+            .where(col(RubricLevel.criterion_id).in_([c.id for c in criteria]))
+            .order_by(col(RubricLevel.position))
+        )
+    ).all()
+    wanted = (
+        await session.exec(
+            select(SubmissionCriterion)
+            .where(col(SubmissionCriterion.credential_id).in_(credential_ids))
+            .order_by(col(SubmissionCriterion.position))
+        )
+    ).all()
+    found = {}
+    for credential_id in credential_ids:
+        latest = rubrics.get(credential_id)
+        shape = {
+            "rubric": None
+            if latest is None
+            else {
+                "version": latest.version,
+                "min_level": latest.min_level,
+                "min_points": latest.min_points,
+                "criteria": [
+                    [
+                        c.title,
+                        c.description,
+                        [
+                            [lv.label, lv.points, lv.descriptor]
+                            for lv in levels
+                            if lv.criterion_id == c.id
+                        ],
+                    ]
+                    for c in criteria
+                    if c.rubric_id == latest.id
+                ],
+            },
+            "submission_criteria": [
+                [c.title, c.description, c.kind, c.required, c.min_words]
+                for c in wanted
+                if c.credential_id == credential_id
             ],
-        },
-        "submission_criteria": [
-            [c.title, c.description, c.kind, c.required, c.min_words] for c in criteria
-        ],
-    }
-    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+        }
+        found[credential_id] = hashlib.sha256(
+            json.dumps(shape, sort_keys=True).encode()
+        ).hexdigest()
+    return found
+
+
+async def fingerprint(session: AsyncSession, credential_id: uuid.UUID) -> str:
+    return (await fingerprints(session, [credential_id]))[credential_id]
 
 
 @dataclass
@@ -199,53 +260,51 @@ class Mark:
         }
 
 
-async def mark_of(session: AsyncSession, credential_id: uuid.UUID) -> Mark | None:
-    """The latest passing panel's mark; expired when the rubric or criteria changed since."""
-    row = (
+async def marks(session: AsyncSession, credential_ids: list[uuid.UUID]) -> dict[uuid.UUID, Mark]:
+    """Each credential's latest passing panel's mark (credentials never certified are left
+    out); a mark is expired when the rubric or criteria changed since, or the quality
+    rubric has a new version. A fixed number of queries for any number of credentials."""
+    rows = (
         await session.exec(
             select(CredentialPanel, Organisation.name)
             .join(Organisation, col(Organisation.id) == col(CredentialPanel.organisation_id))
-            .where(CredentialPanel.credential_id == credential_id)
+            .where(col(CredentialPanel.credential_id).in_(credential_ids))
             .where(col(CredentialPanel.passed).is_(True))
             .order_by(col(CredentialPanel.decided_at).desc())
         )
-    ).first()
-    if row is None:
-        return None
-    panel, organisation = row
-    assert panel.decided_at is not None
-    reason = ""
-    if panel.quality_rubric_version != QUALITY_RUBRIC_VERSION:
-        reason = "MCX's quality rubric has a new version since."
-    elif panel.fingerprint != await fingerprint(session, credential_id):
-        reason = "The credential's rubric or submission criteria changed since."
-    return Mark(
-        panel.id,
-        panel.name,
-        organisation,
-        panel.decided_at,
-        panel.quality_rubric_version,
-        not reason,
-        reason,
-    )
+    ).all()
+    latest: dict[uuid.UUID, tuple[CredentialPanel, str]] = {}
+    for panel, organisation in rows:
+        latest.setdefault(panel.credential_id, (panel, organisation))
+    now = await fingerprints(session, list(latest))
+    found = {}
+    for credential_id, (panel, organisation) in latest.items():
+        assert panel.decided_at is not None
+        reason = ""
+        if panel.quality_rubric_version != QUALITY_RUBRIC_VERSION:
+            reason = "MCX's quality rubric has a new version since."
+        elif panel.fingerprint != now[credential_id]:
+            reason = "The credential's rubric or submission criteria changed since."
+        found[credential_id] = Mark(
+            panel.id,
+            panel.name,
+            organisation,
+            panel.decided_at,
+            panel.quality_rubric_version,
+            not reason,
+            reason,
+        )
+    return found
+
+
+async def mark_of(session: AsyncSession, credential_id: uuid.UUID) -> Mark | None:
+    """The credential's mark, current or expired, or None if never certified."""
+    return (await marks(session, [credential_id])).get(credential_id)
 
 
 async def current_marks(session: AsyncSession, credential_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these credentials carry a current mark (for the catalogue's cards)."""
-    passed = (
-        await session.exec(
-            select(CredentialPanel.credential_id)
-            .where(col(CredentialPanel.credential_id).in_(credential_ids))
-            .where(col(CredentialPanel.passed).is_(True))
-            .distinct()
-        )
-    ).all()
-    marked = set()
-    for credential_id in passed:
-        mark = await mark_of(session, credential_id)
-        if mark is not None and mark.current:
-            marked.add(credential_id)
-    return marked
+    return {i for i, mark in (await marks(session, credential_ids)).items() if mark.current}
 
 
 async def panel_detail(session: AsyncSession, panel: CredentialPanel) -> dict[str, Any]:

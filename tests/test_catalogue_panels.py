@@ -4,13 +4,19 @@ panel and rubric version, and a changed rubric or submission criteria expires th
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import httpx
 import krippendorff
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
+from starlette.applications import Starlette
 
-from app.models import AuditEntry, Role
-from app.panels import COMPONENT_KEYS, QUALITY_RUBRIC_VERSION
+from app.actions import catalog
+from app.models import AuditEntry, CredentialPanel, Role
+from app.panels import COMPONENT_KEYS, QUALITY_RUBRIC_VERSION, fingerprint
 from app.runtime import Runtime
 from tests import factories as f
 from tests.helpers import csrf_from, log_in
@@ -257,3 +263,47 @@ async def test_changed_submission_criteria_expire_the_mark(
     assert edited.status_code == 200, edited.text
     mark = (await client.get(certification)).json()["mark"]
     assert mark["current"] is False and "submission criteria" in mark["expired_because"]
+
+
+async def test_the_catalogue_checks_every_mark_in_a_fixed_number_of_statements(
+    app: Starlette, client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    async def certify(slug: str) -> None:
+        credential = await f.credential(runtime, slug)
+        async with runtime.sessions() as session:
+            organisation = await catalog.organisation_by_slug(session, "ipa")
+            assert organisation is not None
+            session.add(
+                CredentialPanel(
+                    credential_id=credential.id,
+                    organisation_id=organisation.id,
+                    name=f"Panel {slug}",
+                    quality_rubric_version=QUALITY_RUBRIC_VERSION,
+                    decided_at=datetime.now(UTC),
+                    passed=True,
+                    fingerprint=await fingerprint(session, credential.id),
+                )
+            )
+            await session.commit()
+
+    engine = app.state.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await certify("one")
+        statements.clear()
+        found = (await client.get("/api/v1/catalog")).json()["credentials"]
+        assert [c["certified"] for c in found] == [True]
+        few = len(statements)
+        for i in range(4):
+            await certify(f"more{i}")
+        statements.clear()
+        found = (await client.get("/api/v1/catalog")).json()["credentials"]
+        assert [c["certified"] for c in found] == [True] * 5
+        assert len(statements) == few
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
