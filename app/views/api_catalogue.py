@@ -1,42 +1,31 @@
 """The JSON API of the catalogue's own quality: the catalogue search with ratings, credential
-ratings (rate, answer, flag, moderate), review panels, recognition lists, near-duplicates
-and the standards coverage map. Bodies are validated by the models below, which the OpenAPI
-document (app/views/openapi.py) publishes."""
+ratings (rate, answer, flag, moderate), recognition lists, near-duplicates and the standards
+coverage map (review panels: api_panels.py). Bodies are validated by the models below,
+which the OpenAPI document (app/views/openapi.py) publishes."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app import access, coverage, duplicates, panels, ratings, recognition
 from app.actions import catalog
-from app.actions import panels as panel_actions
 from app.actions import ratings as rating_actions
 from app.actions import recognition as recognise_actions
 from app.auth import current_user
 from app.errors import ActionError, not_found
-from app.models import Credential, PanelScore, Role, User
+from app.models import Credential, Role
 from app.views.apikit import body, caller, path_id
 from app.views.catalog.credential import SLUG
 from app.views.catalog.search import RATED, SORTS, Filters, credential_href, hours, search_query
 
 Stars = Annotated[int, Field(ge=1, le=5)]
-Component = Literal[
-    "competency",
-    "key_method",
-    "method_components",
-    "research_resources",
-    "submission_criteria",
-    "rubric",
-]
 
 
 class RatingIn(BaseModel):
@@ -64,29 +53,6 @@ class ModerationIn(BaseModel):
     note: str = Field(default="", max_length=300)
 
 
-class PanelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    credential_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=200)
-    panellists: list[Annotated[str, Field(min_length=3, max_length=320)]] = Field(
-        min_length=panel_actions.MIN_PANELLISTS, max_length=panel_actions.MAX_PANELLISTS
-    )
-    organisation: str | None = Field(default=None, pattern="^[a-z0-9][a-z0-9-]{0,63}$")
-
-
-class PanelScoreIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    component: Component
-    level: int = Field(ge=0, le=3)
-    comment: str = Field(default="", max_length=2000)
-
-
-class PanelScoresIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scores: list[PanelScoreIn] = Field(max_length=6)
-    submit: bool = False
-
-
 class RecognitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     credit_type: Literal["pd_hours", "ceu", "licence_renewal"]
@@ -96,7 +62,7 @@ class RecognitionIn(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-async def _visible_credential(request: Request) -> Credential:
+async def visible_credential(request: Request) -> Credential:
     """A pilot or published credential (drafts and retired ones: 404)."""
     async with request.app.state.runtime.sessions() as session:
         credential = await session.get(Credential, path_id(request, "credential_id"))
@@ -138,7 +104,7 @@ async def search(request: Request) -> JSONResponse:
 
 async def credential_ratings(request: Request) -> JSONResponse:
     """A credential's ratings: the summary (from the minimum count on) and each rating."""
-    credential = await _visible_credential(request)
+    credential = await visible_credential(request)
     user = await current_user(request)
     async with request.app.state.runtime.sessions() as session:
         moderator = user is not None and await access.is_coordinator_of(
@@ -198,82 +164,9 @@ async def moderate(request: Request) -> JSONResponse:
     return JSONResponse(ratings.public_json(rating, moderator=True))
 
 
-async def quality_rubric(request: Request) -> JSONResponse:
-    """The quality rubric panels score credentials against (MCX ships it)."""
-    return JSONResponse(panels.quality_rubric_json())
-
-
-async def certification(request: Request) -> JSONResponse:
-    """A credential's panel-certified mark: current, expired (and why), or none."""
-    credential = await _visible_credential(request)
-    async with request.app.state.runtime.sessions() as session:
-        mark = await panels.mark_of(session, credential.id)
-    return JSONResponse({"mark": mark.as_json() if mark else None})
-
-
-async def convene(request: Request) -> JSONResponse:
-    """Convene a review panel of your organisation's experts for a credential."""
-    runtime, user = await caller(request)
-    given = await body(request, PanelIn)
-    panel = await panel_actions.convene(
-        runtime, user, given.credential_id, given.name, given.panellists, given.organisation
-    )
-    async with runtime.sessions() as session:
-        return JSONResponse(await panels.panel_detail(session, panel), status_code=201)
-
-
-async def _panel_json(request: Request, user: User, panel_id: uuid.UUID) -> JSONResponse:
-    async with request.app.state.runtime.sessions() as session:
-        panel, member = await panel_actions.access_panel(session, user, panel_id)
-        detail = await panels.panel_detail(session, panel)
-        if member:
-            # A panellist sees their own scores, never another's before the decision.
-            mine = (
-                await session.exec(
-                    select(PanelScore)
-                    .where(PanelScore.panel_id == panel.id)
-                    .where(PanelScore.user_id == user.id)
-                    .order_by(col(PanelScore.component))
-                )
-            ).all()
-            detail["my_scores"] = [
-                {"component": s.component, "level": s.level, "comment": s.comment} for s in mine
-            ]
-    return JSONResponse(detail)
-
-
-async def show_panel(request: Request) -> JSONResponse:
-    """A panel: members, and the results with alpha once decided."""
-    _, user = await caller(request)
-    return await _panel_json(request, user, path_id(request, "panel_id"))
-
-
-async def score_panel(request: Request) -> JSONResponse:
-    """Save (submit=false) or submit (true, final) your own scores as a panellist."""
-    runtime, user = await caller(request)
-    given = await body(request, PanelScoresIn)
-    panel_id = path_id(request, "panel_id")
-    await panel_actions.score(
-        runtime,
-        user,
-        panel_id,
-        [panel_actions.Score(s.component, s.level, s.comment) for s in given.scores],
-        final=given.submit,
-    )
-    return await _panel_json(request, user, panel_id)
-
-
-async def close_panel(request: Request) -> JSONResponse:
-    """Decide a panel on the scores submitted so far (its organisation's coordinators)."""
-    runtime, user = await caller(request)
-    panel_id = path_id(request, "panel_id")
-    await panel_actions.close(runtime, user, panel_id)
-    return await _panel_json(request, user, panel_id)
-
-
 async def credential_recognitions(request: Request) -> JSONResponse:
     """Who recognises a credential, for what credit and when."""
-    credential = await _visible_credential(request)
+    credential = await visible_credential(request)
     async with request.app.state.runtime.sessions() as session:
         rows = await recognition.of_credential(session, credential.id)
     return JSONResponse({"recognitions": rows})
@@ -408,12 +301,6 @@ routes = [
     Route("/api/v1/ratings/{rating_id}/answer", answer, methods=["POST"]),
     Route("/api/v1/ratings/{rating_id}/flag", flag, methods=["POST"]),
     Route("/api/v1/ratings/{rating_id}/moderation", moderate, methods=["POST"]),
-    Route("/api/v1/quality-rubric", quality_rubric),
-    Route("/api/v1/credentials/{credential_id}/certification", certification),
-    Route("/api/v1/panels", convene, methods=["POST"]),
-    Route("/api/v1/panels/{panel_id}", show_panel),
-    Route("/api/v1/panels/{panel_id}/scores", score_panel, methods=["PUT"]),
-    Route("/api/v1/panels/{panel_id}/close", close_panel, methods=["POST"]),
     Route("/api/v1/credentials/{credential_id}/recognitions", credential_recognitions),
     Route("/api/v1/organisations/{organisation}/recognitions", recognition_list),
     Route(

@@ -15,17 +15,10 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
 
 from app.specs import CredentialSpec, RubricSpec, StackSpec
-from app.views.api_catalogue import (
-    AnswerIn,
-    FlagIn,
-    ModerationIn,
-    PanelIn,
-    PanelScoresIn,
-    RatingIn,
-    RecognitionIn,
-)
+from app.views.api_catalogue import AnswerIn, FlagIn, ModerationIn, RatingIn, RecognitionIn
 from app.views.api_coordinators import AppealIn, RulingIn
 from app.views.api_journey import GoalsIn
+from app.views.api_panels import PanelIn, PanelScoresIn
 from app.views.api_submissions import StartIn, TextIn
 from app.views.api_tasks import ClaimRef, ReviewIn
 

@@ -92,7 +92,7 @@ async def convene(request: Request) -> Response:
     form = await form_fields(request)
     emails = form.get("panellists", "").replace(",", "\n").splitlines()
     try:
-        credential_id = path_free_id(form.get("credential_id", ""))
+        credential_id = _chosen_id(form.get("credential_id", ""))
         panel = await panel_actions.convene(
             runtime, user, credential_id, form.get("name", ""), emails
         )
@@ -103,7 +103,7 @@ async def convene(request: Request) -> Response:
     return RedirectResponse(f"/panels/{panel.id}", status_code=303)
 
 
-def path_free_id(raw: str) -> uuid.UUID:
+def _chosen_id(raw: str) -> uuid.UUID:
     """A credential id from a form field (422, not 404: the person chose from a list)."""
     try:
         return uuid.UUID(raw)
