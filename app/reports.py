@@ -1,5 +1,7 @@
-"""Reports for recognizers (districts, states, universities): who holds which credential, and
-PD hours per person and month, for the people of the organisations they recognize for.
+"""Reports for recognizers (districts, states, universities): who holds which credential,
+PD hours per person and month, and the credit each person earned under the recognition lists
+of the recognizer's organisations (app/recognition.py), for the people of the organisations
+they recognize for.
 
 A recognizer of organisation O reads the live (not revoked) credential badges of people who
 are members of O, in any role; nobody else's. Reads only.
@@ -19,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.errors import ActionError, not_found
 from app.models import Membership, Organisation, Role, User
+from app.recognition import applies, rules_for
 
 HOLDER_COLUMNS = [
     "name",
@@ -32,12 +35,23 @@ HOLDER_COLUMNS = [
     "badge_url",
 ]
 PD_COLUMNS = ["name", "email", "school", "organisations", "period", "credentials", "pd_hours"]
+CREDIT_COLUMNS = [
+    "name",
+    "email",
+    "school",
+    "organisations",
+    "recognised_by",
+    "credit_type",
+    "credentials",
+    "amount",
+]
 
 HOLDERS_SQL = text(
     """
     SELECT u.name, u.email, coalesce(u.school, '') AS school,
            string_agg(DISTINCT mo.slug, '; ' ORDER BY mo.slug) AS organisations,
-           c.title AS credential, io.name AS issuer, a.issued_at, c.pd_hours, a.id AS award_id
+           c.title AS credential, io.name AS issuer, a.issued_at, c.pd_hours, a.id AS award_id,
+           c.id AS credential_id
       FROM awards a
       JOIN users u ON u.id = a.user_id
       JOIN credentials c ON c.id = a.credential_id
@@ -163,5 +177,39 @@ def pd_hours(holder_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         entry["pd_hours"] += Decimal(row["pd_hours"])
     return [
         {**entry, "pd_hours": str(entry["pd_hours"])}
+        for _, entry in sorted(totals.items(), key=lambda kv: (kv[1]["name"], kv[0]))
+    ]
+
+
+async def credit(
+    session: AsyncSession, filters: Filters, lists: list[uuid.UUID]
+) -> list[dict[str, Any]]:
+    """Credit per person, recognising list and credit type: each live award counts under a
+    list's rule for its credential when the rule was in effect on the day of issue."""
+    rows = (await session.execute(HOLDERS_SQL, filters.params())).all()
+    rules = await rules_for(session, lists)
+    totals: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        issued = r.issued_at.astimezone(UTC).date()
+        for rule, list_name in rules.get(r.credential_id, []):
+            if not applies(rule, issued):
+                continue
+            entry = totals.setdefault(
+                (r.email, list_name, rule.credit_type),
+                {
+                    "name": r.name,
+                    "email": r.email,
+                    "school": r.school,
+                    "organisations": r.organisations,
+                    "recognised_by": list_name,
+                    "credit_type": rule.credit_type,
+                    "credentials": 0,
+                    "amount": Decimal(0),
+                },
+            )
+            entry["credentials"] += 1
+            entry["amount"] += rule.amount
+    return [
+        {**entry, "amount": str(entry["amount"])}
         for _, entry in sorted(totals.items(), key=lambda kv: (kv[1]["name"], kv[0]))
     ]

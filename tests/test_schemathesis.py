@@ -31,10 +31,14 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import text
 from sqlmodel import SQLModel, select
 
+from app.actions import groups, ratings
+from app.actions import panels as panel_actions
 from app.actions.submissions import check_evidence
 from app.models import Artifact, ReviewTask, Role, SubmissionVersion
+from app.ratings import DIMENSIONS
 from app.runtime import Runtime, Urls, open_runtime
 from tests import factories as f
+from tests.catalogue import finished
 from tests.factories import auth
 from tests.served import mcx_serve
 
@@ -78,7 +82,29 @@ async def _seed(runtime: Runtime, world: World) -> None:
         task = (await session.exec(select(ReviewTask))).first()
     assert artifact is not None and version is not None and task is not None
     assert await check_evidence(runtime, version.id) == "in_review"  # already: a no-op
+    # The catalogue's own quality (issue 18): a rating, a panel, a group, a recognition list.
+    rater = await f.person(runtime, "rater", [Role.earner])
+    await finished(runtime, rater, credential)
+    rating = await ratings.rate_credential(
+        runtime, rater, credential.id, dict.fromkeys(DIMENSIONS, 4), "Clear."
+    )
+    await f.person(runtime, "expert2", [Role.expert])
+    panel = await panel_actions.convene(
+        runtime,
+        people["coordinator"],
+        credential.id,
+        "Seeded panel",
+        ["expert@mcx.example", "expert2@mcx.example"],
+    )
+    async with runtime.sessions() as session:
+        group = await groups.create_group(
+            session, people["earner"], "Seeded group", credential_id=credential.id
+        )
     world.ids |= {
+        "rating_id": str(rating.id),
+        "panel_id": str(panel.id),
+        "group_id": str(group.id),
+        "organisation": "ipa",
         "credential_id": str(credential.id),
         "submission_id": submission_id,
         "criterion_id": str(artifact.criterion_id),

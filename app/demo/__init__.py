@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.actions import accounts, catalog
 from app.badges import keys
 from app.db import Sessions
-from app.demo import content
+from app.demo import content, quality
 from app.models import Credential, Membership, Role, Stack, User
 from app.specs import CredentialSpec, OrganisationSpec, StackSpec
 
@@ -94,4 +94,5 @@ async def load_demo(sessions: Sessions, secret_key: str) -> DemoReport:
                 f"{role} ({org})" for org, names in raw_user["roles"].items() for role in names
             )
             logins.append((email, raw_user["password"], roles))
+        await quality.load(session)
     return DemoReport(created=created, logins=logins)

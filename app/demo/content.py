@@ -76,6 +76,16 @@ ORGANISATIONS: list[dict[str, Any]] = [
             "impact of their leadership, so that they can lead without leaving the classroom."
         ),
     },
+    {
+        "slug": "isbe",
+        "name": "Illinois State Board of Education",
+        "url": "https://www.isbe.net",
+        "email": "licensure@isbe.example",
+        "description": (
+            "The state agency for Illinois schools. It keeps the state's list of recognised "
+            "micro-credentials and what each counts for toward licence renewal."
+        ),
+    },
 ]
 
 CREDENTIALS: list[dict[str, Any]] = [
@@ -1025,6 +1035,99 @@ USERS: list[dict[str, Any]] = [
         "name": "Dana Whitfield",
         "password": "recognizer-demo-1",
         "school": "Illinois State Board of Education",
-        "roles": {"ipa": ["recognizer"], "ctq": ["recognizer"]},
+        "roles": {"ipa": ["recognizer"], "ctq": ["recognizer"], "isbe": ["recognizer"]},
+    },
+]
+
+# The catalogue's own quality (issue 18). Earners' ratings of credentials: clarity,
+# relevance, workload, feedback (1-5) and a short text; three per credential is the minimum
+# for averages to show, so the third credential below shows "too few ratings yet".
+RATINGS: list[dict[str, Any]] = [
+    {
+        "credential": "collaborative-leadership-coaching",
+        "earner": "earner1@mcx.example",
+        "stars": [5, 5, 4, 5],
+        "text": "The coaching-cycle template made the video easy to plan. Feedback was specific.",
+        "answer": "Thank you! The template is now linked from the key method too.",
+    },
+    {
+        "credential": "collaborative-leadership-coaching",
+        "earner": "earner2@mcx.example",
+        "stars": [4, 5, 3, 4],
+        "text": "Worth it, but recording two conferences took longer than the hours suggest.",
+    },
+    {
+        "credential": "collaborative-leadership-coaching",
+        "earner": "earner3@mcx.example",
+        "stars": [4, 4, 4, 5],
+        "text": "",
+    },
+    {
+        "credential": "understanding-your-leadership-strengths",
+        "earner": "earner1@mcx.example",
+        "stars": [5, 4, 5, 4],
+        "text": "A gentle first step into the stack.",
+    },
+    {
+        "credential": "understanding-your-leadership-strengths",
+        "earner": "earner2@mcx.example",
+        "stars": [3, 4, 5, 3],
+        "text": "The rubric's top level was hard to tell apart from meets.",
+    },
+    {
+        "credential": "understanding-your-leadership-strengths",
+        "earner": "earner3@mcx.example",
+        "stars": [4, 4, 4, 4],
+        "text": "",
+    },
+    {
+        "credential": "leading-data-informed-team-inquiry",
+        "earner": "earner2@mcx.example",
+        "stars": [4, 5, 2, 4],
+        "text": "Six weeks of data is a lot in one pilot term.",
+    },
+]
+
+# A review panel that certified one credential's design against the quality rubric: each
+# panellist's level (0-3) on its six components, in the rubric's order.
+PANELS: list[dict[str, Any]] = [
+    {
+        "credential": "collaborative-leadership-coaching",
+        "organisation": "ipa",
+        "name": "IPA design review panel, autumn 2026",
+        "convened_by": "coordinator@ipa.example",
+        "scores": {
+            "expert1@mcx.example": [3, 2, 2, 2, 3, 2],
+            "expert2@mcx.example": [3, 2, 3, 2, 2, 2],
+        },
+    },
+]
+
+# The state's recognition list: what each credential counts for, and from when.
+RECOGNITIONS: list[dict[str, Any]] = [
+    {
+        "organisation": "isbe",
+        "credential": "collaborative-leadership-coaching",
+        "credit_type": "licence_renewal",
+        "amount": "10",
+        "effective_from": "2026-07-01",
+        "note": "Counts toward the Professional Educator License renewal for administrators.",
+    },
+    {
+        "organisation": "isbe",
+        "credential": "understanding-your-leadership-strengths",
+        "credit_type": "pd_hours",
+        "amount": "8",
+        "effective_from": "2026-01-01",
+        "note": "",
+    },
+    {
+        "organisation": "isbe",
+        "credential": "leading-data-informed-team-inquiry",
+        "credit_type": "ceu",
+        "amount": "1.5",
+        "effective_from": "2026-09-01",
+        "effective_to": "2027-08-31",
+        "note": "Pilot year: recognised while the credential is in pilot.",
     },
 ]

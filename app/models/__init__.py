@@ -1,6 +1,14 @@
 """SQLModel tables, one module per noun; importing this package registers every table."""
 
 from app.models.badges import Award, IssuerKey
+from app.models.catalogue import (
+    CredentialPanel,
+    CredentialRating,
+    CreditType,
+    PanelMember,
+    PanelScore,
+    Recognition,
+)
 from app.models.coordination import Invitation, WaitlistEntry
 from app.models.credentials import (
     Alignment,
@@ -57,6 +65,12 @@ from app.models.reviews import (
 from app.models.submissions import Artifact, Privacy, Submission, SubmissionState, SubmissionVersion
 
 __all__ = [
+    "CredentialPanel",
+    "CredentialRating",
+    "CreditType",
+    "PanelMember",
+    "PanelScore",
+    "Recognition",
     "ReviewerStanding",
     "QualityPolicy",
     "FeedbackRating",

@@ -91,6 +91,18 @@ def describe(kind: str, payload: dict[str, Any]) -> tuple[str, str | None]:
             f"An earner flagged a review's feedback on {credential} as inappropriate.",
             f"/coordinate/quality/{where}" if where else "/coordinate/quality",
         )
+    if kind == "rating.flagged":
+        where = str(payload.get("path") or "")
+        link = where if re.fullmatch(r"/credentials/[a-z0-9-]+/[a-z0-9-]+", where) else None
+        text = f"A rating of {credential} was flagged as abusive: hide it or keep it."
+        return text, f"{link}#ratings" if link else "/catalog"
+    if kind == "panel.invited":
+        panel = _uuid(payload.get("panel_id"))
+        name = str(payload.get("panel") or "a review panel")
+        return (
+            f"You sit on {name}, reviewing the design of {credential}.",
+            f"/panels/{panel}" if panel else "/panels",
+        )
     if kind == "appeal.ruled":
         ruling = str(payload.get("ruling") or "")
         verdict = "overturned" if payload.get("state") == "overturned" else "upheld"

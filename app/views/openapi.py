@@ -15,7 +15,10 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
 
 from app.specs import CredentialSpec, RubricSpec, StackSpec
+from app.views.api_catalogue import AnswerIn, FlagIn, ModerationIn, RatingIn, RecognitionIn
 from app.views.api_coordinators import AppealIn, RulingIn
+from app.views.api_journey import GoalsIn
+from app.views.api_panels import PanelIn, PanelScoresIn
 from app.views.api_submissions import StartIn, TextIn
 from app.views.api_tasks import ClaimRef, ReviewIn
 
@@ -84,6 +87,175 @@ ARTIFACT = Operation(
     extra_body=ARTIFACT_BODIES,
 )
 
+
+def _answer(required: dict[str, Any]) -> dict[str, Any]:
+    """A JSON object answer whose listed properties are always present."""
+    return {
+        JSON: {"schema": {"type": "object", "required": list(required), "properties": required}}
+    }
+
+
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+LIST = {"type": "array"}
+RATING = {
+    "type": "object",
+    "required": ["id", "stars", "overall", "text", "hidden", "answer"],
+    "properties": {
+        "id": UUID,
+        "stars": {"type": "object"},
+        "overall": {"type": "number", "minimum": 1, "maximum": 5},
+        "text": {"type": ["string", "null"]},
+        "hidden": {"type": "boolean"},
+        "answer": {"type": ["string", "null"]},
+    },
+}
+PANEL = _answer(
+    {
+        "id": UUID,
+        "credential_id": UUID,
+        "name": {"type": "string"},
+        "quality_rubric_version": {"type": "integer"},
+        "decided_at": {"type": ["string", "null"]},
+        "passed": {"type": ["boolean", "null"]},
+        "members": LIST,
+        "results": {"type": ["object", "null"]},
+    }
+)
+CATALOG_QUERY = tuple(
+    {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
+    for name in ("q", "topic", "org", "stakes", "standard", "stack")
+) + (
+    {
+        "name": "rated",
+        "in": "query",
+        "required": False,
+        "description": "only credentials rated this many stars or more (from the minimum count)",
+        "schema": {"type": "string", "enum": ["", "3", "4"]},
+    },
+    {
+        "name": "sort",
+        "in": "query",
+        "required": False,
+        "description": "empty: by title; rating: top rated first",
+        "schema": {"type": "string", "enum": ["", "rating"]},
+    },
+)
+CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("get", "/api/v1/catalog"): Operation(
+        public=True, query=CATALOG_QUERY, success_content=_answer({"credentials": LIST})
+    ),
+    ("get", "/api/v1/credentials/{credential_id}/ratings"): Operation(
+        public=True,
+        success_content=_answer(
+            {
+                "summary": {
+                    "type": "object",
+                    "required": ["count", "minimum", "shown", "overall"],
+                    "properties": {
+                        "count": {"type": "integer", "minimum": 0},
+                        "minimum": {"type": "integer"},
+                        "shown": {"type": "boolean"},
+                        "overall": NULLABLE_NUMBER,
+                    },
+                },
+                "ratings": {"type": "array", "items": RATING},
+            }
+        ),
+    ),
+    ("post", "/api/v1/credentials/{credential_id}/ratings"): Operation(
+        status=201, body=RatingIn, success_content={JSON: {"schema": RATING}}
+    ),
+    ("post", "/api/v1/ratings/{rating_id}/answer"): Operation(
+        body=AnswerIn, success_content={JSON: {"schema": RATING}}
+    ),
+    ("post", "/api/v1/ratings/{rating_id}/flag"): Operation(
+        body=FlagIn, success_content={JSON: {"schema": RATING}}
+    ),
+    ("post", "/api/v1/ratings/{rating_id}/moderation"): Operation(
+        body=ModerationIn, success_content={JSON: {"schema": RATING}}
+    ),
+    ("get", "/api/v1/quality-rubric"): Operation(
+        public=True,
+        success_content=_answer(
+            {"version": {"type": "integer"}, "levels": LIST, "components": LIST}
+        ),
+    ),
+    ("get", "/api/v1/credentials/{credential_id}/certification"): Operation(
+        public=True, success_content=_answer({"mark": {"type": ["object", "null"]}})
+    ),
+    ("post", "/api/v1/panels"): Operation(status=201, body=PanelIn, success_content=PANEL),
+    ("get", "/api/v1/panels/{panel_id}"): Operation(success_content=PANEL),
+    ("put", "/api/v1/panels/{panel_id}/scores"): Operation(
+        body=PanelScoresIn, success_content=PANEL
+    ),
+    ("post", "/api/v1/panels/{panel_id}/close"): Operation(success_content=PANEL),
+    ("get", "/api/v1/credentials/{credential_id}/recognitions"): Operation(
+        public=True, success_content=_answer({"recognitions": LIST})
+    ),
+    ("get", "/api/v1/organisations/{organisation}/recognitions"): Operation(
+        public=True,
+        path={"organisation": SLUG},
+        success_content=_answer({"organisation": SLUG, "recognitions": LIST}),
+    ),
+    ("put", "/api/v1/organisations/{organisation}/recognitions/{credential_id}"): Operation(
+        body=RecognitionIn,
+        path={"organisation": SLUG},
+        success_content=_answer(
+            {
+                "credential_id": UUID,
+                "credit_type": {"type": "string"},
+                "amount": {"type": "string"},
+                "effective_from": DAY,
+            }
+        ),
+    ),
+    ("delete", "/api/v1/organisations/{organisation}/recognitions/{credential_id}"): Operation(
+        path={"organisation": SLUG}, success_content=_answer({"withdrawn": {"type": "boolean"}})
+    ),
+    ("get", "/api/v1/catalogue/duplicates"): Operation(
+        success_content=_answer({"thresholds": OBJECT, "pairs": LIST})
+    ),
+    ("get", "/api/v1/catalogue/coverage"): Operation(
+        success_content=_answer({"few": {"type": "integer"}, "standards": LIST})
+    ),
+    ("get", "/api/v1/quality"): Operation(
+        success_content=_answer(
+            {
+                "credentials": LIST,
+                "below_floor": LIST,
+                "flagged_feedback": LIST,
+                "flagged_ratings": LIST,
+            }
+        )
+    ),
+    ("get", "/api/v1/groups"): Operation(success_content=_answer({"groups": LIST})),
+    ("get", "/api/v1/groups/{group_id}"): Operation(
+        success_content=_answer({"id": UUID, "name": {"type": "string"}, "members": LIST})
+    ),
+    ("get", "/api/v1/growth"): Operation(
+        success_content=_answer(
+            {"standards": LIST, "stacks": LIST, "gaps": LIST, "recommendations": LIST}
+        )
+    ),
+    ("put", "/api/v1/growth"): Operation(
+        body=GoalsIn,
+        success_content=_answer(
+            {"standards": LIST, "stacks": LIST, "gaps": LIST, "recommendations": LIST}
+        ),
+    ),
+    ("get", "/api/v1/submissions/{submission_id}/self-check"): Operation(
+        success_content=_answer(
+            {
+                "ready": {"type": "boolean"},
+                "blocking": LIST,
+                "items": LIST,
+                "self_assessment": LIST,
+            }
+        )
+    ),
+}
+
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/me"): Operation(),
     ("get", "/api/v1/notifications"): Operation(
@@ -124,7 +296,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("post", "/api/v1/credentials/{credential_id}/waitlist"): Operation(status=201),
     ("delete", "/api/v1/credentials/{credential_id}/waitlist"): Operation(),
     ("get", "/api/v1/reports/{kind}"): Operation(
-        path={"kind": {"type": "string", "enum": ["holders", "pd-hours"]}},
+        path={"kind": {"type": "string", "enum": ["holders", "pd-hours", "credit"]}},
         query=(
             {"name": "organisation", "in": "query", "required": False, "schema": SLUG},
             {"name": "credential", "in": "query", "required": False, "schema": UUID},
@@ -142,6 +314,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("post", "/api/v1/tasks/{task_id}/review"): Operation(
         status=201, body=ReviewIn, headers=(IDEMPOTENCY_KEY,)
     ),
+    **CATALOGUE_OPERATIONS,
 }
 
 _PATH_PARAM = re.compile(r"{([a-z_]+)}")

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app import access
+from app import ratings as rating_reads
 from app.actions import calibration, catalog, policy, ratings, trust
 from app.actions.submissions import latest_rubric
 from app.auth import current_user
@@ -67,6 +68,7 @@ async def overview(request: Request) -> Response:
         alphas = await agreement(session, ids)
         below = await trust.standings_below_floor(session, ids)
         flags = await _open_flags(session, ids)
+        flagged_ratings = await rating_reads.flagged_ratings(session, ids)
     return templates.TemplateResponse(
         request,
         "quality/index.html",
@@ -76,6 +78,7 @@ async def overview(request: Request) -> Response:
             "alpha_text": alpha_text,
             "below": below,
             "flags": flags,
+            "flagged_ratings": flagged_ratings,
             "notice": NOTICES.get(request.query_params.get("done", "")),
         },
     )

@@ -1,5 +1,6 @@
-"""Recognizers' reports: who holds which credential and PD hours per person and month, for
-their own organisations' people, as a page, CSV and JSON. Badges are verified at /verify."""
+"""Recognizers' reports: who holds which credential, PD hours per person and month, and credit
+by their recognition lists' rules, for their own organisations' people, as a page, CSV and
+JSON. Badges are verified at /verify."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ from app.errors import not_found
 from app.models import Credential, Organisation
 from app.templating import templates
 
-KINDS = {"holders": reports.HOLDER_COLUMNS, "pd-hours": reports.PD_COLUMNS}
+# A cell starting with one of these runs as a formula in a spreadsheet (an empty cell
+# does not: str.startswith, never `v[:1] in "=+-@"`, which holds for "").
+FORMULA = ("=", "+", "-", "@")
+KINDS = {
+    "holders": reports.HOLDER_COLUMNS,
+    "pd-hours": reports.PD_COLUMNS,
+    "credit": reports.CREDIT_COLUMNS,
+}
 
 
 async def _report(request: Request, kind: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -28,7 +36,11 @@ async def _report(request: Request, kind: str) -> tuple[list[dict[str, Any]], di
         organisations = await reports.recognized(session, user)
         query = dict(request.query_params)
         filters = reports.parse_filters(query, organisations)
-        rows = await reports.holders(session, filters, runtime.settings.base_url)
+        if kind == "credit":
+            lists = [o.id for o in organisations]
+            rows = await reports.credit(session, filters, lists)
+        else:
+            rows = await reports.holders(session, filters, runtime.settings.base_url)
         credentials = (
             await session.exec(
                 select(Credential.id, Credential.title, Organisation.name)
@@ -82,7 +94,10 @@ async def report_csv(request: Request) -> Response:
     for row in rows:
         # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it.
         writer.writerow(
-            {k: f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for k, v in row.items()}
+            {
+                k: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA) else v
+                for k, v in row.items()
+            }
         )
     return Response(
         out.getvalue(),

@@ -42,6 +42,7 @@ from app.views.catalog.search import (
     spots_left,
     standard_label,
 )
+from app.views.ratings import credential_quality
 
 # The shape of app.specs.Slug: anything else names no credential (and never reaches SQL).
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -178,6 +179,8 @@ async def credential_page(request: Request) -> Response:
         taken = await spots_taken(session, credential.id)
         mine = await _live_submission(session, user, credential.id) if user else None
         waiting = await pilots.position(session, user, credential.id) if user else None
+        quality = await credential_quality(session, user, credential)
+    quality["flash"] = request.session.pop("quality_flash", None)
     return templates.TemplateResponse(
         request,
         "catalog/credential.html",
@@ -206,5 +209,6 @@ async def credential_page(request: Request) -> Response:
             "review": REVIEW_LABEL.get(Stakes(credential.stakes), credential.stakes),
             "privacy_choices": PRIVACY_CHOICES,
             "points_text": points_text,
+            "quality": quality,
         },
     )

@@ -8,12 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_
+from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app import panels, ratings
 from app.auth import current_user
 from app.models import (
     Alignment,
@@ -34,6 +36,8 @@ SPOT_FREE_STATES = (SubmissionState.draft, SubmissionState.withdrawn)
 MAX_RESULTS = 200
 MAX_WORDS = 8
 REVIEW_LABEL = {Stakes.low: "Peer review", Stakes.high: "Expert review"}
+SORTS = {"": "Title", "rating": "Top rated"}
+RATED = {"": "Any rating", "3": "3 stars and up", "4": "4 stars and up"}
 
 
 @dataclass(frozen=True)
@@ -46,17 +50,22 @@ class Filters:
     stakes: str = ""
     standard: str = ""
     stack: str = ""
+    rated: str = ""  # "" or a minimum average of stars ("3", "4"), from MIN_RATINGS ratings
+    sort: str = ""  # "" (title) or "rating": top rated first
 
     @classmethod
     def from_query(cls, params: QueryParams) -> Filters:
         # Bounded, so a crafted URL cannot make the query expensive.
-        return cls(
-            **{
-                # NUL becomes a space: PostgreSQL text cannot hold one.
-                f.name: " ".join(params.get(f.name, "").replace("\x00", " ").split())[:200]
-                for f in fields(cls)
-            }
-        )
+        values = {
+            # NUL becomes a space: PostgreSQL text cannot hold one.
+            f.name: " ".join(params.get(f.name, "").replace("\x00", " ").split())[:200]
+            for f in fields(cls)
+        }
+        if values["sort"] not in SORTS:
+            values["sort"] = ""
+        if values["rated"] not in RATED:
+            values["rated"] = ""
+        return cls(**values)
 
     @property
     def active(self) -> bool:
@@ -65,7 +74,7 @@ class Filters:
     @property
     def filtered(self) -> int:
         """How many filters (not the search words) are on."""
-        return sum(1 for f in fields(self) if f.name != "q" and getattr(self, f.name))
+        return sum(1 for f in fields(self) if f.name not in ("q", "sort") and getattr(self, f.name))
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,10 @@ class Card:
     review: str
     status: str
     spots_left: int | None
+    # Average overall stars (None below the minimum count of ratings) and the count.
+    stars: float | None = None
+    ratings: int = 0
+    certified: bool = False
 
 
 def hours(value: Decimal) -> str:
@@ -146,18 +159,23 @@ def _in_stack(stack: str) -> ColumnElement[bool]:
 
 
 def search_query(filters: Filters) -> Any:
-    """One query: visible credentials matching every filter, with their organisation and the
-    pilot spots taken, title order."""
+    """One query: visible credentials matching every filter, with their organisation, the
+    pilot spots taken and their ratings (average overall stars, count); title order, or top
+    rated first (credentials with fewer than MIN_RATINGS ratings after every rated one)."""
     taken = (
         select(col(Submission.credential_id).label("credential_id"), func.count().label("n"))
         .where(col(Submission.state).not_in(SPOT_FREE_STATES))
         .group_by(col(Submission.credential_id))
         .subquery()
     )
+    rated = ratings.overall_column()
+    count = func.coalesce(rated.c.n, 0)
     query = (
-        select(Credential, Organisation, func.coalesce(taken.c.n, 0))
+        # SQLAlchemy's select: sqlmodel's is typed for at most four columns.
+        sql_select(Credential, Organisation, func.coalesce(taken.c.n, 0), rated.c.stars, count)
         .join(Organisation, col(Organisation.id) == col(Credential.organisation_id))
         .outerjoin(taken, taken.c.credential_id == col(Credential.id))
+        .outerjoin(rated, rated.c.credential_id == col(Credential.id))
         .where(col(Credential.status).in_(VISIBLE))
     )
     conditions = _matches_words(filters.q)
@@ -171,7 +189,15 @@ def search_query(filters: Filters) -> Any:
         conditions.append(_matches_standard(filters.standard))
     if filters.stack:
         conditions.append(_in_stack(filters.stack))
-    return query.where(*conditions).order_by(col(Credential.title)).limit(MAX_RESULTS)
+    if filters.rated:
+        # Only credentials whose rating shows (enough ratings) can meet a rating filter.
+        conditions.append(count >= ratings.MIN_RATINGS)
+        conditions.append(rated.c.stars >= int(filters.rated))
+    order: list[Any] = [col(Credential.title), col(Credential.id)]
+    if filters.sort == "rating":
+        shown = count >= ratings.MIN_RATINGS
+        order = [shown.desc(), rated.c.stars.desc().nulls_last(), count.desc(), *order]
+    return query.where(*conditions).order_by(*order).limit(MAX_RESULTS)
 
 
 def standard_label(framework: str, code: str) -> str:
@@ -228,8 +254,9 @@ async def catalog(request: Request) -> Response:
     await current_user(request)
     filters = Filters.from_query(request.query_params)
     async with request.app.state.runtime.sessions() as session:
-        rows = (await session.exec(search_query(filters))).all()
+        rows = (await session.execute(search_query(filters))).all()
         choices = await _filter_choices(session)
+        certified = await panels.current_marks(session, [row[0].id for row in rows])
     cards = [
         Card(
             title=credential.title,
@@ -241,11 +268,24 @@ async def catalog(request: Request) -> Response:
             review=REVIEW_LABEL.get(Stakes(credential.stakes), credential.stakes),
             status=credential.status,
             spots_left=spots_left(credential, taken),
+            stars=round(float(stars), 1)
+            if stars is not None and n >= ratings.MIN_RATINGS
+            else None,
+            ratings=n,
+            certified=credential.id in certified,
         )
-        for credential, organisation, taken in rows
+        for credential, organisation, taken, stars, n in rows
     ]
     return templates.TemplateResponse(
         request,
         "catalog/index.html",
-        {"filters": filters, "cards": cards, "choices": choices, "limit": MAX_RESULTS},
+        {
+            "filters": filters,
+            "cards": cards,
+            "choices": choices,
+            "limit": MAX_RESULTS,
+            "sorts": SORTS,
+            "rated": RATED,
+            "minimum": ratings.MIN_RATINGS,
+        },
     )
