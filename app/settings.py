@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_from: str = "MCX <no-reply@mcx.example>"
+    # Web Push (issue 20): new work in a pool is announced at most once per this many minutes;
+    # `push_contact` (a mailto: or https: URL) is the VAPID `sub` push services may write to;
+    # private endpoints (http, loopback, private addresses) only for tests and closed networks.
+    push_batch_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    push_contact: str | None = None
+    push_private_endpoints: bool = False
     # Longest a background job may run; arq hands the job of a worker that died to another
     # worker this long (plus 10 s) after it started.
     job_timeout_seconds: int = Field(default=300, ge=1, le=24 * 3600)

@@ -31,6 +31,15 @@ from app.models.journey import (
 )
 from app.models.notifications import AuditEntry, Notification
 from app.models.people import ApiToken, Membership, Organisation, Role, User
+from app.models.push import (
+    PushChoice,
+    PushCursor,
+    PushMessage,
+    PushPoolBatch,
+    PushState,
+    PushSubscription,
+    VapidKey,
+)
 from app.models.quality import (
     AttemptKind,
     CalibrationAttempt,
@@ -57,6 +66,13 @@ from app.models.reviews import (
 from app.models.submissions import Artifact, Privacy, Submission, SubmissionState, SubmissionVersion
 
 __all__ = [
+    "PushChoice",
+    "PushCursor",
+    "PushMessage",
+    "PushPoolBatch",
+    "PushState",
+    "PushSubscription",
+    "VapidKey",
     "ReviewerStanding",
     "QualityPolicy",
     "FeedbackRating",

@@ -1,0 +1,389 @@
+"""Turning what happened into queued pushes, in the worker, from PostgreSQL alone.
+
+Three sources, each a scan that may run any number of times (a push is one row per device
+and reason, unique, so a rescan never sends twice): stored notifications (read by id from a
+cursor), claims about to run out, and open work that is new in a pool (announced at most once
+per pool per `push_batch_minutes`). Each person's choices and quiet hours decide: off means no
+push; in quiet hours personal news is held until they end (if still fresh) and perishable news
+(new work, an ending claim) is skipped. Queued pushes go to the worker's `deliver_push`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, literal_column
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import access
+from app.actions.nudges import preference_of, quiet
+from app.models import (
+    Credential,
+    Membership,
+    Notification,
+    Organisation,
+    PushCursor,
+    PushMessage,
+    PushPoolBatch,
+    PushState,
+    PushSubscription,
+    ReviewTask,
+    Role,
+    Submission,
+    TaskState,
+    User,
+)
+from app.push import kinds
+from app.push.subscriptions import choices_of
+from app.queue_health import DEFAULT_TARGET_HOURS
+from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# A notification younger than this may still have a lower id committing behind it, so the
+# cursor stops before it; the unique key makes reading it again harmless.
+SETTLE = timedelta(seconds=60)
+SCAN_LIMIT = 500
+# Kinds that are worthless later: skipped, not held, in quiet hours.
+PERISHABLE = {"work.new", "claim.expiring"}
+# A queued push with no job after this long (Redis was away) is handed to the worker again.
+REQUEUE_AFTER = timedelta(minutes=2)
+
+
+@dataclass
+class Made:
+    queued: list[uuid.UUID] = field(default_factory=list)
+    held: int = 0
+    skipped_quiet: int = 0
+
+
+def topic_for(*parts: object) -> str:
+    """An RFC 8030 Topic (at most 32 base64url characters): a newer push with the same topic
+    replaces one the phone has not fetched yet."""
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+async def address(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    draft: kinds.Draft,
+    key: str,
+    now: datetime,
+    made: Made,
+    *,
+    ttl: int | None = None,
+    topic: str | None = None,
+) -> None:
+    """One push per device of this person for `draft`, unless they turned its kind off;
+    held or skipped in their quiet hours. Flushes; the caller commits."""
+    spec = kinds.KINDS[draft.kind]
+    if not (await choices_of(session, user_id))[spec.category]:
+        return
+    silent = quiet(await preference_of(session, user_id), now)
+    if silent and draft.kind in PERISHABLE:
+        made.skipped_quiet += 1
+        return
+    devices = (
+        await session.exec(select(PushSubscription.id).where(PushSubscription.user_id == user_id))
+    ).all()
+    for subscription_id in devices:
+        row = await session.exec(
+            insert(PushMessage)  # type: ignore[call-overload]
+            .values(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                subscription_id=subscription_id,
+                kind=draft.kind,
+                key=key,
+                title=draft.title,
+                body=draft.body,
+                data={**draft.data, "target": draft.target},
+                ttl=ttl if ttl is not None else spec.ttl,
+                urgency=spec.urgency,
+                topic=topic,
+                state=PushState.held if silent else PushState.queued,
+                attempts=0,
+                error="",
+                created_at=now,
+            )
+            .on_conflict_do_nothing(constraint="uq_push_message_once")
+            .returning(PushMessage.id)
+        )
+        message_id = row.scalar()
+        if message_id is None:
+            continue
+        if silent:
+            made.held += 1
+        else:
+            made.queued.append(message_id)
+
+
+_SUBSCRIBED = select(PushSubscription.user_id)
+
+
+async def from_notifications(runtime: Runtime, now: datetime, made: Made) -> None:
+    """Stored notifications of pushable kinds, for people with a device, since the cursor."""
+    async with runtime.sessions() as session:
+        cursor = await session.get(PushCursor, "notifications")
+        if cursor is None:
+            # The first scan of a deployment starts now: history is never pushed.
+            latest = (await session.exec(select(func.max(Notification.id)))).one()
+            session.add(PushCursor(name="notifications", position=latest or 0))
+            await session.commit()
+            return
+        rows = (
+            await session.exec(
+                select(Notification)
+                .where(col(Notification.id) > cursor.position)
+                .where(col(Notification.kind).in_(kinds.FROM_NOTIFICATIONS))
+                .where(col(Notification.user_id).in_(_SUBSCRIBED))
+                .order_by(col(Notification.id))
+                .limit(SCAN_LIMIT)
+            )
+        ).all()
+        for notification in rows:
+            draft = kinds.from_notification(notification.kind, notification.payload)
+            if draft is None:
+                continue
+            assert notification.id is not None
+            await address(session, notification.user_id, draft, f"n:{notification.id}", now, made)
+        settled = (
+            await session.exec(
+                select(func.max(Notification.id))
+                .where(col(Notification.id) > cursor.position)
+                .where(col(Notification.created_at) < now - SETTLE)
+            )
+        ).one()
+        if settled is not None:
+            if len(rows) == SCAN_LIMIT and rows[-1].id is not None:
+                settled = min(settled, rows[-1].id)
+            cursor.position = max(cursor.position, settled)
+            session.add(cursor)
+        await session.commit()
+
+
+def _warning_window(runtime: Runtime) -> timedelta:
+    # Five minutes' warning, or a third of a short lease.
+    return min(timedelta(minutes=5), timedelta(minutes=runtime.settings.lease_minutes) / 3)
+
+
+async def expiring_claims(runtime: Runtime, now: datetime, made: Made) -> None:
+    """Reviewers with a device whose claim runs out within the warning window: once per lease."""
+    async with runtime.sessions() as session:
+        rows = (
+            await session.execute(
+                select(ReviewTask, Credential.title)
+                .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
+                .join(Credential, col(Credential.id) == col(Submission.credential_id))
+                .where(ReviewTask.state == TaskState.claimed)
+                .where(col(ReviewTask.lease_expires_at) > now)
+                .where(col(ReviewTask.lease_expires_at) <= now + _warning_window(runtime))
+                .where(col(ReviewTask.reviewer_id).in_(_SUBSCRIBED))
+            )
+        ).all()
+        for task, title in rows:
+            assert task.reviewer_id is not None and task.lease_expires_at is not None
+            left = (task.lease_expires_at - now).total_seconds()
+            draft = kinds.claim_expiring(str(task.id), max(1, math.ceil(left / 60)), title)
+            key = f"lease:{task.id}:{task.lease_version}"
+            await address(session, task.reviewer_id, draft, key, now, made, ttl=int(left))
+        await session.commit()
+
+
+async def new_work(runtime: Runtime, now: datetime, made: Made) -> int:
+    """Announce open work that is new in each pool whose last announcement is at least
+    `push_batch_minutes` old, to each subscribed reviewer who may claim it, counted per
+    reviewer. Returns how many pools were announced."""
+    every = timedelta(minutes=runtime.settings.push_batch_minutes)
+    async with runtime.sessions() as session:
+        batch = PushPoolBatch
+        pool_key = (col(batch.credential_id) == col(Submission.credential_id)) & (
+            col(batch.pool) == col(ReviewTask.pool)
+        )
+        fresh = (
+            await session.execute(
+                select(
+                    ReviewTask.id, ReviewTask.created_at, Submission.credential_id, ReviewTask.pool
+                )
+                .join(Submission, col(Submission.id) == col(ReviewTask.submission_id))
+                .outerjoin(batch, pool_key)
+                .where(ReviewTask.state == TaskState.open)
+                .where(
+                    col(ReviewTask.created_at) > func.coalesce(col(batch.seen_until), now - every)
+                )
+                .where(col(batch.pushed_at).is_(None) | (col(batch.pushed_at) <= now - every))
+            )
+        ).all()
+        if not fresh:
+            return 0
+        pools: dict[tuple[uuid.UUID, str], datetime] = {}
+        for _, created_at, credential_id, pool in fresh:
+            pools[(credential_id, pool)] = max(
+                created_at, pools.get((credential_id, pool), created_at)
+            )
+        ids = [task_id for task_id, _, _, _ in fresh]
+        reviewers = (
+            await session.exec(
+                select(User)
+                .where(col(User.id).in_(_SUBSCRIBED))
+                .where(
+                    col(User.id).in_(
+                        select(Membership.user_id)
+                        .where(col(Membership.role).in_([Role.reviewer, Role.expert]))
+                        .where(col(Membership.suspended_at).is_(None))
+                    )
+                )
+            )
+        ).all()
+        stamp = now.strftime("%Y%m%dT%H%M%S")
+        for reviewer in reviewers:
+            eligible = (
+                await session.execute(
+                    access.eligible_tasks(reviewer).where(col(ReviewTask.id).in_(ids))
+                )
+            ).all()
+            # Counted in packets: a reviewer takes at most one task of each.
+            grouped: dict[tuple[uuid.UUID, str], tuple[str, list[str], set[uuid.UUID]]] = {}
+            for task, submission, credential in eligible:
+                title, listed, packets = grouped.setdefault(
+                    (credential.id, task.pool), (credential.title, [], set())
+                )
+                listed.append(str(task.id))
+                packets.add(submission.id)
+            for (credential_id, pool), (title, listed, packets) in sorted(grouped.items()):
+                draft = kinds.new_work(len(packets), pool, title, listed)
+                await address(
+                    session,
+                    reviewer.id,
+                    draft,
+                    f"work:{credential_id}:{pool}:{stamp}",
+                    now,
+                    made,
+                    topic=topic_for(credential_id, pool),
+                )
+        for (credential_id, pool), seen_until in pools.items():
+            await session.exec(
+                insert(PushPoolBatch)
+                .values(
+                    credential_id=credential_id, pool=pool, pushed_at=now, seen_until=seen_until
+                )
+                .on_conflict_do_update(
+                    index_elements=["credential_id", "pool"],
+                    set_={"pushed_at": now, "seen_until": seen_until},
+                )
+            )
+        await session.commit()
+    return len(pools)
+
+
+async def overdue_work(runtime: Runtime, now: datetime, made: Made) -> None:
+    """Coordinators of organisations with open work past its time target: once a day."""
+    late = (
+        col(ReviewTask.created_at)
+        + func.coalesce(col(Credential.target_hours), DEFAULT_TARGET_HOURS)
+        * literal_column("interval '1 hour'")
+        < now
+    )
+    async with runtime.sessions() as session:
+        counts = (
+            await session.execute(
+                select(Organisation.id, Organisation.name, func.count())
+                .join(Credential, col(Credential.organisation_id) == col(Organisation.id))
+                .join(Submission, col(Submission.credential_id) == col(Credential.id))
+                .join(ReviewTask, col(ReviewTask.submission_id) == col(Submission.id))
+                .where(ReviewTask.state == TaskState.open)
+                .where(late)
+                .group_by(col(Organisation.id), col(Organisation.name))
+            )
+        ).all()
+        day = now.date().isoformat()
+        for organisation_id, name, count in counts:
+            coordinators = (
+                await session.exec(
+                    select(Membership.user_id)
+                    .where(Membership.organisation_id == organisation_id)
+                    .where(Membership.role == Role.coordinator)
+                    .where(col(Membership.suspended_at).is_(None))
+                    .where(col(Membership.user_id).in_(_SUBSCRIBED))
+                )
+            ).all()
+            for user_id in coordinators:
+                draft = kinds.overdue(int(count), name)
+                await address(
+                    session, user_id, draft, f"overdue:{organisation_id}:{day}", now, made
+                )
+        await session.commit()
+
+
+async def release_held(runtime: Runtime, now: datetime, made: Made) -> int:
+    """Held pushes whose person's quiet hours are over: queued if still fresh, else expired."""
+    expired = 0
+    async with runtime.sessions() as session:
+        held = (
+            await session.exec(select(PushMessage).where(PushMessage.state == PushState.held))
+        ).all()
+        quiet_now: dict[uuid.UUID, bool] = {}
+        for message in held:
+            if message.user_id not in quiet_now:
+                quiet_now[message.user_id] = quiet(
+                    await preference_of(session, message.user_id), now
+                )
+            if message.created_at + timedelta(seconds=message.ttl) <= now:
+                message.state = PushState.expired
+                expired += 1
+            elif not quiet_now[message.user_id]:
+                message.state = PushState.queued
+                made.queued.append(message.id)
+            session.add(message)
+        await session.commit()
+    return expired
+
+
+async def stranded(runtime: Runtime, now: datetime, made: Made) -> None:
+    """Queued pushes never handed to the worker (Redis was away): hand them over again."""
+    async with runtime.sessions() as session:
+        rows = (
+            await session.exec(
+                select(PushMessage.id)
+                .where(PushMessage.state == PushState.queued)
+                .where(PushMessage.attempts == 0)
+                .where(col(PushMessage.created_at) < now - REQUEUE_AFTER)
+                .limit(SCAN_LIMIT)
+            )
+        ).all()
+    already = set(made.queued)
+    made.queued.extend(r for r in rows if r not in already)
+
+
+async def enqueue(runtime: Runtime, message_ids: list[uuid.UUID]) -> int:
+    """Hand queued pushes to the worker (one job per push, its id the job id)."""
+    handed = 0
+    for message_id in message_ids:
+        try:
+            await runtime.arq.enqueue_job(
+                "deliver_push", str(message_id), _job_id=f"push:{message_id}"
+            )
+            handed += 1
+        except (RedisError, OSError) as exc:
+            log.warning("could not hand push %s to the worker: %s", message_id, exc)
+    return handed
+
+
+async def scan(runtime: Runtime, now: datetime | None = None) -> Made:
+    """The frequent pass: notifications, ending claims, held pushes, stranded pushes."""
+    now = now or datetime.now(UTC)
+    made = Made()
+    await from_notifications(runtime, now, made)
+    await expiring_claims(runtime, now, made)
+    await release_held(runtime, now, made)
+    await stranded(runtime, now, made)
+    await enqueue(runtime, made.queued)
+    return made
