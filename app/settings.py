@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -79,6 +80,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("MCX_BASE_URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("push_contact")
+    @classmethod
+    def _push_contact_is_a_contact(cls, value: str | None) -> str | None:
+        # Push services (Apple's in particular) refuse a VAPID `sub` that is neither.
+        if value and not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+|https://\S+", value):
+            raise ValueError("MCX_PUSH_CONTACT must be mailto:someone@host or an https:// URL")
+        return value or None
 
     @field_validator("database_url")
     @classmethod

@@ -274,7 +274,8 @@ async def test_what_a_person_turned_off_is_not_pushed(
     phone = Device(service.endpoint("e"))
     csrf = await _opt_in(client, "earner@mcx.example", phone)
     page = await client.get("/me/push")
-    assert "New work I may claim" not in page.text  # an earner is not offered reviewer kinds
+    assert "new work I may claim" not in page.text  # an earner is not offered reviewer kinds
+    assert "As a reviewer" not in page.text and "About my packets" in page.text
     saved = await client.post(
         "/me/push/choices", data={"csrf_token": csrf, "on_decision": "yes", "on_claimed": "yes"}
     )
@@ -462,3 +463,11 @@ async def test_the_worker_cron_runs_the_scans(runtime: Runtime, settings: Settin
     from app.push import delivery
 
     assert await delivery.deliver(runtime, unknown) is None
+
+
+def test_the_push_contact_must_be_mailto_or_https() -> None:
+    from app.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="MCX_PUSH_CONTACT"):
+        load_settings(env="test", push_contact="ops at example")
+    assert load_settings(env="test", push_contact="mailto:ops@mcx.example").push_contact

@@ -23,17 +23,15 @@ class Category:
 
 
 CATEGORIES: dict[str, Category] = {
-    "new_work": Category(
-        "New work I may claim in my pools (at most one per pool per batch)", "reviewer", True
-    ),
-    "claim": Category("My claim is about to run out, or has", "reviewer", True),
-    "claimed": Category("A reviewer started on my packet", "earner", False),
-    "feedback": Category("A review of my packet arrived", "earner", True),
-    "decision": Category("The decision on my packet, and appeal rulings", "earner", True),
-    "badge": Category("My badges: awarded, about to expire, revoked", "earner", True),
+    "new_work": Category("There is new work I may claim in my pools", "reviewer", True),
+    "claim": Category("My claim is about to run out, or has run out", "reviewer", True),
+    "claimed": Category("A reviewer starts on my packet", "earner", False),
+    "feedback": Category("A review of my packet arrives", "earner", True),
+    "decision": Category("My packet is decided, or my appeal ruled on", "earner", True),
+    "badge": Category("A badge is awarded, about to expire or revoked", "earner", True),
     "appeals": Category("An appeal waits for my ruling", "coordinator", True),
     "overdue": Category(
-        "Work in my organisation waits past its time target (daily)", "coordinator", True
+        "Work in my organisation waits past its time target (once a day)", "coordinator", True
     ),
 }
 
@@ -176,7 +174,7 @@ def new_work(count: int, pool: str, credential: str, task_ids: list[str]) -> Dra
         title=f"{count} new {noun} waiting",
         body=f"{where}: {credential}"[:200],
         target="/review",
-        data={"task_ids": task_ids},
+        data={"task_ids": task_ids, "count": count},
     )
 
 

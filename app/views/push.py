@@ -79,6 +79,7 @@ async def settings_page(request: Request, *, error: ActionError | None = None) -
                 if category.audience in offered
             ],
             "recent": recent,
+            "batch_minutes": runtime.settings.push_batch_minutes,
             "error": error.detail if error else None,
         },
         status_code=error.status if error else 200,
@@ -185,7 +186,7 @@ def _landing(request: Request, why: str, message: PushMessage) -> Response:
     return templates.TemplateResponse(
         request,
         "push/landing.html",
-        {"why": why, "message": message, "count": len(message.data.get("task_ids", []))},
+        {"why": why, "message": message, "count": int(message.data.get("count") or 1)},
     )
 
 
