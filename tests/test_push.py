@@ -407,11 +407,12 @@ async def test_subscriptions_are_validated_and_each_persons_own(
             f"/me/push/devices/{device_id}/remove", data={"csrf_token": ben_csrf}
         )
         assert gone.status_code == 404
-        # Ben logs in on Ada's phone: the same endpoint moves to Ben.
+        # Ben logs in on Ada's phone: the device is Ben's now, as a new subscription (a push
+        # still queued for Ada would find its device gone, not reach Ben).
         moved = await other.post(
             "/me/push/subscriptions", json=good, headers={"X-CSRF-Token": ben_csrf}
         )
-        assert moved.status_code == 201 and moved.json()["id"] == device_id
+        assert moved.status_code == 201 and moved.json()["id"] != device_id
     assert "No device yet." in (await client.get("/me/push")).text
     forgot = await client.post(
         "/me/push/subscriptions/forget",
@@ -471,3 +472,26 @@ def test_the_push_contact_must_be_mailto_or_https() -> None:
     with pytest.raises(SettingsError, match="MCX_PUSH_CONTACT"):
         load_settings(env="test", push_contact="ops at example")
     assert load_settings(env="test", push_contact="mailto:ops@mcx.example").push_contact
+
+
+async def test_coordinators_hear_of_overdue_work_once_a_day(
+    client: httpx.AsyncClient, runtime: Runtime, settings: Settings, service: PushService
+) -> None:
+    credential = await f.credential(runtime)
+    earner = await f.token_for(runtime, await f.person(runtime, "earner"))
+    await f.submitted(client, runtime, earner, credential)
+    await f.person(runtime, "coord", [Role.coordinator])
+    phone = Device(service.endpoint("coord"))
+    await _opt_in(client, "coord@mcx.example", phone)
+    assert "As a coordinator" in (await client.get("/me/push")).text
+    soon, late = datetime.now(UTC) + timedelta(hours=1), datetime.now(UTC) + timedelta(hours=80)
+    for moment in (soon, late, late + timedelta(hours=1)):
+        made = outbox.Made()
+        await outbox.overdue_work(runtime, moment, made)
+        await outbox.enqueue(runtime, made.queued)
+    await _work(settings)
+    (push,) = service.to("coord")
+    opened = phone.decrypt(push.body)
+    assert opened["title"] == "1 packet waits past the time target"
+    assert push.headers["Urgency"] == "low"
+    assert (await client.get(opened["url"])).headers["location"] == "/coordinate/health"

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from pywebpush import WebPushException, webpush_async
-from sqlmodel import col, delete
+from sqlmodel import col, delete, update
 
 from app.models import PushMessage, PushState, PushSubscription, VapidKey
 from app.push import keys
@@ -173,8 +173,12 @@ async def deliver(runtime: Runtime, message_id: uuid.UUID) -> float | None:
         if answer.status is not None and 200 <= answer.status < 300:
             message.state = PushState.sent
             message.sent_at = datetime.now(UTC)
-            subscription.last_sent_at = message.sent_at
-            await session.merge(subscription)
+            # An UPDATE, not a merge: a device removed meanwhile must stay removed.
+            await session.exec(
+                update(PushSubscription)
+                .where(col(PushSubscription.id) == subscription.id)
+                .values(last_sent_at=message.sent_at)
+            )
         elif answer.status in (404, 410):
             # The browser dropped this subscription: forget the device (its pushes stay recorded).
             message.state = PushState.gone

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, literal_column
+from sqlalchemy import distinct, func, literal_column
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -81,10 +81,15 @@ async def address(
     *,
     ttl: int | None = None,
     topic: str | None = None,
+    since: datetime | None = None,
 ) -> None:
     """One push per device of this person for `draft`, unless they turned its kind off;
-    held or skipped in their quiet hours. Flushes; the caller commits."""
+    held or skipped in their quiet hours. `since`: when it happened (default `now`), from
+    which its time to live counts. Flushes; the caller commits."""
     spec = kinds.KINDS[draft.kind]
+    since = since or now
+    if since + timedelta(seconds=ttl if ttl is not None else spec.ttl) <= now:
+        return  # stale already (the worker was away): never sent, never recorded
     if not (await choices_of(session, user_id))[spec.category]:
         return
     silent = quiet(await preference_of(session, user_id), now)
@@ -112,7 +117,7 @@ async def address(
                 state=PushState.held if silent else PushState.queued,
                 attempts=0,
                 error="",
-                created_at=now,
+                created_at=since,
             )
             .on_conflict_do_nothing(constraint="uq_push_message_once")
             .returning(PushMessage.id)
@@ -154,7 +159,15 @@ async def from_notifications(runtime: Runtime, now: datetime, made: Made) -> Non
             if draft is None:
                 continue
             assert notification.id is not None
-            await address(session, notification.user_id, draft, f"n:{notification.id}", now, made)
+            await address(
+                session,
+                notification.user_id,
+                draft,
+                f"n:{notification.id}",
+                now,
+                made,
+                since=notification.created_at,
+            )
         settled = (
             await session.exec(
                 select(func.max(Notification.id))
@@ -295,7 +308,7 @@ async def overdue_work(runtime: Runtime, now: datetime, made: Made) -> None:
     async with runtime.sessions() as session:
         counts = (
             await session.execute(
-                select(Organisation.id, Organisation.name, func.count())
+                select(Organisation.id, Organisation.name, func.count(distinct(col(Submission.id))))
                 .join(Credential, col(Credential.organisation_id) == col(Organisation.id))
                 .join(Submission, col(Submission.credential_id) == col(Credential.id))
                 .join(ReviewTask, col(ReviewTask.submission_id) == col(Submission.id))

@@ -99,8 +99,8 @@ async def subscribe(
     server_key: str,
     user_agent: str,
 ) -> PushSubscription:
-    """Store this device for this person. The same endpoint again (a browser renewing, or
-    another person logging in on a shared phone) moves to this person with the new keys."""
+    """Store this device for this person. The same endpoint again takes the new keys; on a
+    shared phone, another person's subscription of it is replaced (nothing of theirs follows)."""
     if len(endpoint) > 1000:
         raise ActionError("bad_subscription", "endpoint is too long.", 422)
     _check_endpoint(endpoint, settings)
@@ -127,6 +127,14 @@ async def subscribe(
     ).all()
     if len(owned) >= MAX_DEVICES:
         raise ActionError("too_many_devices", f"At most {MAX_DEVICES} devices; remove one.", 422)
+    earlier = (
+        await session.exec(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+    ).first()
+    if earlier is not None and earlier.user_id != user.id:
+        # Another person on this device before: their pushes not yet sent must not reach
+        # the new person, so their subscription (and its queue) goes, and a new one starts.
+        await session.delete(earlier)
+        await session.flush()
     values = {
         "user_id": user.id,
         "p256dh": p256dh.rstrip("="),
