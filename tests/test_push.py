@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.models import PushMessage, PushState, PushSubscription, ReviewTask, Role, TaskState
 from app.push import keys, outbox
@@ -339,9 +339,8 @@ async def test_an_ending_claim_is_pushed_once_per_lease(
     reviewer = await f.person(runtime, "reviewer", [Role.reviewer])
     phone = Device(service.endpoint("r"))
     await _opt_in(client, "reviewer@mcx.example", phone)
-    claimed = await client.post(
-        "/api/v1/tasks/claim-next", headers=auth(await f.token_for(runtime, reviewer))
-    )
+    reviewer_token = await f.token_for(runtime, reviewer)
+    claimed = await client.post("/api/v1/tasks/claim-next", headers=auth(reviewer_token))
     assert claimed.status_code == 201
     async with runtime.sessions() as session:
         task = (
@@ -362,6 +361,15 @@ async def test_an_ending_claim_is_pushed_once_per_lease(
     assert push.headers["Urgency"] == "high" and 0 < int(push.headers["TTL"]) <= 240
     landing = await client.get(opened["url"])
     assert landing.headers["location"] == f"/review/tasks/{task.id}"
+    # Released meanwhile: the tap says the claim ended instead of opening a task not theirs.
+    released = await client.post(
+        f"/api/v1/tasks/{task.id}/release",
+        json={"lease_version": task.lease_version},
+        headers=auth(reviewer_token),
+    )
+    assert released.status_code == 200, released.text
+    ended = await client.get(opened["url"])
+    assert ended.status_code == 200 and "Claim ended" in ended.text
 
 
 async def test_subscriptions_are_validated_and_each_persons_own(
@@ -495,3 +503,27 @@ async def test_coordinators_hear_of_overdue_work_once_a_day(
     assert opened["title"] == "1 packet waits past the time target"
     assert push.headers["Urgency"] == "low"
     assert (await client.get(opened["url"])).headers["location"] == "/coordinate/health"
+
+
+async def test_the_key_is_made_by_migrate_once_and_rotated_by_the_command(
+    settings: Settings, runtime: Runtime
+) -> None:
+    from app.models import VapidKey
+    from tests.test_cli import mcx
+
+    for _ in range(2):
+        migrated = await mcx(settings, "migrate")
+        assert migrated.returncode == 0, migrated.stderr
+    async with runtime.sessions() as session:
+        (made,) = (await session.exec(select(VapidKey))).all()
+    for _ in range(2):
+        rotated = await mcx(settings, "push", "rotate-key")
+        assert rotated.returncode == 0, rotated.stderr
+        assert "0 device(s) still use a retired key" in rotated.stdout
+    async with runtime.sessions() as session:
+        kept = (await session.exec(select(VapidKey).order_by(col(VapidKey.created_at)))).all()
+    # The first key, retired and used by no device, went at the second rotation.
+    assert made.id not in {k.id for k in kept}
+    previous, current = kept
+    assert previous.retired_at is not None and current.retired_at is None
+    assert f"New VAPID public key: {current.public_key}" in rotated.stdout

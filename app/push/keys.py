@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from py_vapid import Vapid
+from sqlalchemy import exists
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select, update
+from sqlmodel import col, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import PushSubscription, VapidKey
@@ -83,7 +84,13 @@ async def current_key(session: AsyncSession, secret_key: str) -> VapidKey:
 
 
 async def rotate_key(session: AsyncSession, secret_key: str) -> VapidKey:
-    """Retire the current key (it still signs for its subscriptions) and make a new one."""
+    """Retire the current key (it still signs for its subscriptions) and make a new one.
+    Retired keys no device uses any more are deleted."""
+    await session.exec(
+        delete(VapidKey)
+        .where(col(VapidKey.retired_at).is_not(None))
+        .where(~exists().where(col(PushSubscription.vapid_key_id) == col(VapidKey.id)))
+    )
     await session.exec(
         update(VapidKey)
         .where(col(VapidKey.retired_at).is_(None))
