@@ -527,3 +527,18 @@ async def test_the_key_is_made_by_migrate_once_and_rotated_by_the_command(
     previous, current = kept
     assert previous.retired_at is not None and current.retired_at is None
     assert f"New VAPID public key: {current.public_key}" in rotated.stdout
+
+
+async def test_news_older_than_its_time_to_live_is_never_pushed(
+    client: httpx.AsyncClient, runtime: Runtime, settings: Settings, service: PushService
+) -> None:
+    credential = await f.credential(runtime, peer_reviews=1)
+    earner = await f.person(runtime, "earner")
+    await _opt_in(client, "earner@mcx.example", Device(service.endpoint("e")))
+    await outbox.scan(runtime)
+    await f.submitted(client, runtime, await f.token_for(runtime, earner), credential)
+    await decide(client, await _reviewers(runtime, 1), 3)
+    # The worker was away for two days: feedback (1 day) and the decision (2 days) are stale;
+    # the badge (7 days) still goes.
+    await outbox.scan(runtime, datetime.now(UTC) + timedelta(days=2, hours=1))
+    assert [m.kind for m in await _messages(runtime)] == ["badge.awarded"]
