@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import col, select
 
 from app.models import PushMessage, PushState, PushSubscription, ReviewTask, Role, TaskState
-from app.push import keys, outbox
+from app.push import keys, outbox, work
 from app.runtime import Runtime
 from app.settings import Settings
 from tests import factories as f
@@ -154,13 +154,13 @@ async def test_new_work_is_batched_per_pool_and_never_names_the_earner(
 
     now = datetime.now(UTC)
     made = outbox.Made()
-    assert await outbox.new_work(runtime, now, made) == 1
+    assert await work.new_work(runtime, now, made) == 1
     await outbox.enqueue(runtime, made.queued)
     # Within the batch window, more new work waits for the next batch.
     late = await f.token_for(runtime, await f.person(runtime, "late"))
     await f.submitted(client, runtime, late, credential)
     later = outbox.Made()
-    assert await outbox.new_work(runtime, now + timedelta(minutes=3), later) == 0
+    assert await work.new_work(runtime, now + timedelta(minutes=3), later) == 0
     assert later.queued == []
     await _work(settings)
     first = service.to("reviewer-phone")
@@ -174,7 +174,7 @@ async def test_new_work_is_batched_per_pool_and_never_names_the_earner(
 
     batch = outbox.Made()
     assert (
-        await outbox.new_work(
+        await work.new_work(
             runtime, now + timedelta(minutes=settings.push_batch_minutes + 1), batch
         )
         == 1
@@ -197,7 +197,7 @@ async def test_a_tap_on_work_that_was_taken_says_so(
         client, runtime, await f.token_for(runtime, await f.person(runtime, "e")), credential
     )
     made = outbox.Made()
-    await outbox.new_work(runtime, datetime.now(UTC), made)
+    await work.new_work(runtime, datetime.now(UTC), made)
     (message_id,) = made.queued
     still_open = await client.get(f"/push/open/{message_id}")
     assert (still_open.status_code, still_open.headers["location"]) == (303, "/review")
@@ -239,9 +239,9 @@ async def test_quiet_hours_hold_news_and_skip_new_work(
     await f.submitted(client, runtime, await f.token_for(runtime, earner), credential)
 
     night = datetime.now(UTC) + timedelta(minutes=1)
-    work = outbox.Made()
-    await outbox.new_work(runtime, night, work)
-    assert (work.queued, work.skipped_quiet) == ([], 1)  # perishable: skipped, not held
+    announced = outbox.Made()
+    await work.new_work(runtime, night, announced)
+    assert (announced.queued, announced.skipped_quiet) == ([], 1)  # perishable: skipped, not held
     told = await outbox.scan(runtime, night)  # "submission.queued" is not pushed; none yet
     await decide(client, [(await _reviewers(runtime, 1))[0]], 3)
     held = await outbox.scan(runtime, night)
@@ -495,7 +495,7 @@ async def test_coordinators_hear_of_overdue_work_once_a_day(
     soon, late = datetime.now(UTC) + timedelta(hours=1), datetime.now(UTC) + timedelta(hours=80)
     for moment in (soon, late, late + timedelta(hours=1)):
         made = outbox.Made()
-        await outbox.overdue_work(runtime, moment, made)
+        await work.overdue_work(runtime, moment, made)
         await outbox.enqueue(runtime, made.queued)
     await _work(settings)
     (push,) = service.to("coord")

@@ -8,7 +8,7 @@ from typing import Any
 
 from arq import Retry
 
-from app.push import delivery, outbox
+from app.push import delivery, outbox, work
 
 
 async def scan_push(ctx: dict[str, Any]) -> int:
@@ -21,7 +21,7 @@ async def announce_new_work(ctx: dict[str, Any]) -> int:
     """New open work per pool (batched); returns how many pools were announced."""
     runtime = ctx["runtime"]
     made = outbox.Made()
-    pools = await outbox.new_work(runtime, datetime.now(UTC), made)
+    pools = await work.new_work(runtime, datetime.now(UTC), made)
     await outbox.enqueue(runtime, made.queued)
     return pools
 
@@ -30,7 +30,7 @@ async def push_overdue(ctx: dict[str, Any]) -> int:
     """Coordinators hear of work past its time target, once a day."""
     runtime = ctx["runtime"]
     made = outbox.Made()
-    await outbox.overdue_work(runtime, datetime.now(UTC), made)
+    await work.overdue_work(runtime, datetime.now(UTC), made)
     await outbox.enqueue(runtime, made.queued)
     return len(made.queued)
 

@@ -26,7 +26,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from sqlmodel import select
 
 from app.models import PushSubscription, Role
-from app.push import outbox
+from app.push import outbox, work
 from tests import factories as f
 from tests.browser.conftest import ContextFactory, LiveServer, Shot
 from tests.browser.pages import axe, blocking, describe, login
@@ -175,7 +175,7 @@ async def _flow(
         earner = await f.token_for(runtime, await f.person(runtime, "earner"))
         await f.submitted(api, runtime, earner, credential)
         made = outbox.Made()
-        await outbox.new_work(runtime, datetime.now(UTC), made)
+        await work.new_work(runtime, datetime.now(UTC), made)
         await outbox.enqueue(runtime, made.queued)
         await _until(lambda: asyncio.sleep(0, service.to("chromium")), "the worker's push")
         payload = device.decrypt(service.to("chromium")[0].body)
