@@ -1,4 +1,5 @@
-"""The `mcx` command: serve, worker, migrate, demo, user add, keys rotate."""
+"""The `mcx` command: serve, worker, migrate, demo, user add, queue rebuild, keys rotate,
+push rotate-key."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     try:
         command.upgrade(alembic_config(urls.database), "head")
         made = asyncio.run(_publish_missing_keys(settings, urls.database))
+        # The deployment's VAPID key is made with its schema (idempotent; the app would make
+        # it on first use anyway), so the first person to opt in finds it ready.
+        asyncio.run(_ensure_vapid_key(settings, urls.database))
     finally:
         urls.stop_embedded()
     print("Database is at the newest schema.")
@@ -60,8 +64,38 @@ async def _publish_missing_keys(settings: Settings, database: str) -> int:
     try:
         async with make_sessions(engine)() as session:
             return await keys.publish_missing(session, settings.secret_key)
+async def _ensure_vapid_key(settings: Settings, database_url: str) -> None:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from app.db import make_engine
+    from app.push import keys
+
+    engine = make_engine(database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            await keys.current_key(session, settings.secret_key)
     finally:
         await engine.dispose()
+
+
+def cmd_push_rotate_key(settings: Settings, args: argparse.Namespace) -> int:
+    from app.push import keys
+
+    async def job(runtime: Runtime) -> tuple[str, int]:
+        from app.db import require_current_schema
+
+        await require_current_schema(runtime.engine)
+        async with runtime.sessions() as session:
+            key = await keys.rotate_key(session, runtime.settings.secret_key)
+            return key.public_key, await keys.subscriptions_on_retired_keys(session)
+
+    public, waiting = _with_runtime(settings, job)
+    print(f"New VAPID public key: {public}")
+    print(
+        f"{waiting} device(s) still use a retired key; it keeps signing for them until their "
+        "browser subscribes again (the settings page does so on its next visit)."
+    )
+    return 0
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -232,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("organisation", help="organisation slug")
     rotate.set_defaults(run=cmd_keys_rotate)
+    push = sub.add_parser("push", help="Web Push").add_subparsers(dest="push", required=True)
+    push.add_parser(
+        "rotate-key", help="retire the VAPID key and make a new one for new subscriptions"
+    ).set_defaults(run=cmd_push_rotate_key)
     user = sub.add_parser("user", help="manage people").add_subparsers(dest="user", required=True)
     add = user.add_parser("add", help="add a person")
     add.add_argument("email")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -61,6 +62,12 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_from: str = "MCX <no-reply@mcx.example>"
+    # Web Push (issue 20): new work in a pool is announced at most once per this many minutes;
+    # `push_contact` (a mailto: or https: URL) is the VAPID `sub` push services may write to;
+    # private endpoints (http, loopback, private addresses) only for tests and closed networks.
+    push_batch_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    push_contact: str | None = None
+    push_private_endpoints: bool = False
     # Longest a background job may run; arq hands the job of a worker that died to another
     # worker this long (plus 10 s) after it started.
     job_timeout_seconds: int = Field(default=300, ge=1, le=24 * 3600)
@@ -75,6 +82,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("MCX_BASE_URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("push_contact")
+    @classmethod
+    def _push_contact_is_a_contact(cls, value: str | None) -> str | None:
+        # Push services (Apple's in particular) refuse a VAPID `sub` that is neither.
+        if value and not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+|https://\S+", value):
+            raise ValueError("MCX_PUSH_CONTACT must be mailto:someone@host or an https:// URL")
+        return value or None
 
     @field_validator("database_url")
     @classmethod

@@ -96,3 +96,59 @@ self.addEventListener('fetch', (event) => {
   if (neverCached(url.pathname)) return; // the browser fetches it; this worker never sees it
   if (SHELL_PATHS.has(url.pathname)) event.respondWith(shellFile(request));
 });
+
+// Web Push (issue 20). The push service hands over the payload MCX encrypted for this device:
+// {id, kind, title, body, url, tag}. Every push shows a notification (browsers require it);
+// `url` is MCX's /push/open/{id}, which redirects to the feed, the task or the packet, or says
+// that the work was taken meanwhile.
+const ICON = '/static/icons/icon-192.png';
+
+function pushed(event) {
+  try {
+    const data = event.data ? event.data.json() : {};
+    if (data && typeof data.title === 'string') return data;
+  } catch {
+    // not JSON: show the generic notification below
+  }
+  return { title: 'MCX', body: 'Something new is waiting for you.', url: '/notifications', tag: 'mcx' };
+}
+
+self.addEventListener('push', (event) => {
+  const data = pushed(event);
+  const url = typeof data.url === 'string' && data.url.startsWith('/') && !data.url.startsWith('//') ? data.url : '/notifications';
+  event.waitUntil(
+    self.registration.showNotification(data.title, {
+      body: data.body || '',
+      tag: data.tag || undefined,
+      icon: ICON,
+      badge: ICON,
+      data: { url },
+    }),
+  );
+});
+
+// Opens the push's page: in a window of MCX that is already open (focused and sent there),
+// or else in a new one.
+async function openPage(path) {
+  const target = new URL(path, self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const mine = windows.filter((client) => new URL(client.url).origin === self.location.origin);
+  const same = mine.find((client) => client.url === target);
+  if (same) return same.focus();
+  if (mine.length > 0) {
+    const client = mine[0];
+    const moved = client.navigate ? await client.navigate(target).catch(() => null) : null;
+    if (moved) {
+      // Focusing needs the tap's user activation; without it, the page still moved.
+      await moved.focus().catch(() => undefined);
+      return moved;
+    }
+  }
+  return self.clients.openWindow(target);
+}
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const path = (event.notification.data && event.notification.data.url) || '/notifications';
+  event.waitUntil(openPage(path));
+});

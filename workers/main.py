@@ -21,6 +21,7 @@ from workers.leases import expire_leases
 from workers.nudges import send_nudges
 from workers.outcomes import reconcile_outcomes
 from workers.overdue import offer_overdue
+from workers.push import announce_new_work, deliver_push, push_overdue, scan_push
 from workers.rebuild import rebuild_queue
 from workers.uploads import sweep_uploads
 
@@ -50,6 +51,10 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             offer_overdue,
             scan_evidence,
             send_nudges,
+            scan_push,
+            announce_new_work,
+            push_overdue,
+            deliver_push,
         ],
         "cron_jobs": [
             # The rebuild runs first at start: Redis may have lost everything meanwhile.
@@ -60,6 +65,9 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             cron(notify_expiring_badges, minute={23}, second={0}, unique=True),
             cron(offer_overdue, minute=set(range(0, 60, 5)), second={40}, unique=True),
             cron(send_nudges, minute={7, 22, 37, 52}, second={0}, unique=True),
+            cron(scan_push, second=set(range(0, 60, 10)), unique=True),
+            cron(announce_new_work, second={50}, unique=True),
+            cron(push_overdue, minute={45}, second={20}, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -39,6 +39,15 @@ from app.models.journey import (
 )
 from app.models.notifications import AuditEntry, Notification
 from app.models.people import ApiToken, Membership, Organisation, Role, User
+from app.models.push import (
+    PushChoice,
+    PushCursor,
+    PushMessage,
+    PushPoolBatch,
+    PushState,
+    PushSubscription,
+    VapidKey,
+)
 from app.models.quality import (
     AttemptKind,
     CalibrationAttempt,
@@ -71,6 +80,13 @@ __all__ = [
     "PanelMember",
     "PanelScore",
     "Recognition",
+    "PushChoice",
+    "PushCursor",
+    "PushMessage",
+    "PushPoolBatch",
+    "PushState",
+    "PushSubscription",
+    "VapidKey",
     "ReviewerStanding",
     "QualityPolicy",
     "FeedbackRating",
