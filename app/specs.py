@@ -47,7 +47,19 @@ class CriterionSpec(Spec):
     required: bool = True
     accepted_types: Annotated[list[MediaType], Field(max_length=20)] = []
     max_bytes: Annotated[int, Field(gt=0, le=2**31 - 1)] | None = None
-    min_words: Annotated[int, Field(ge=1, le=10_000)] | None = None  # reflections' floor
+    # A written reflection's word range (either end may be open).
+    min_words: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    max_words: Annotated[int, Field(ge=1, le=10_000)] | None = None
+
+    @model_validator(mode="after")
+    def _word_range(self) -> CriterionSpec:
+        if self.min_words is None and self.max_words is None:
+            return self
+        if self.kind != ArtifactKind.reflection:
+            raise ValueError("a word range applies only to a written reflection")
+        if self.min_words and self.max_words and self.max_words < self.min_words:
+            raise ValueError("the most words allowed must not be fewer than the least")
+        return self
 
 
 class LevelSpec(Spec):

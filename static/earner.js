@@ -409,7 +409,11 @@ function enhanceAutosave() {
               minute: '2-digit',
             });
             const min = Number(field.dataset.minWords || 0);
-            const words = min ? ` ${data.words} of at least ${min} words.` : '';
+            const max = Number(field.dataset.maxWords || 0);
+            let words = '';
+            if (min && max) words = ` ${data.words} words (write ${min}–${max}).`;
+            else if (min) words = ` ${data.words} of at least ${min} words.`;
+            else if (max) words = ` ${data.words} of at most ${max} words.`;
             tell(data.kept ? `Saved at ${at}.${words}` : `Cleared at ${at}.`, 'saved');
             const card = field.closest('.criterion');
             const current = card?.querySelector('[data-current]');

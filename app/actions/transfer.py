@@ -138,6 +138,8 @@ async def spec_of(session: AsyncSession, credential: Credential) -> CredentialSp
                 "required": c.required,
                 "accepted_types": list(c.accepted_types),
                 "max_bytes": c.max_bytes,
+                "min_words": c.min_words,
+                "max_words": c.max_words,
             }
             for c in criteria
         ],

@@ -17,7 +17,10 @@ from app.specs import CredentialSpec
 
 # The credential's own fields on the form: exactly what an edit may change.
 TOP = EDITABLE
-CRITERION = ("title", "description", "kind", "required", "accepted_types", "max_mb")
+CRITERION = (
+    "title", "description", "kind", "required", "accepted_types", "max_mb", "min_words",
+    "max_words",
+)  # fmt: skip
 ALIGNMENT = ("framework", "code", "title", "url")
 LEVEL = ("label", "points", "descriptor")
 DEFAULT_LEVELS = [("Not yet", "0"), ("Approaching", "1"), ("Meets", "2"), ("Exceeds", "3")]
@@ -81,6 +84,8 @@ def draft_of(spec: CredentialSpec) -> Draft:
                 "required": "1" if c.required else "0",
                 "accepted_types": ", ".join(c.accepted_types),
                 "max_mb": "" if c.max_bytes is None else f"{c.max_bytes / MB:g}",
+                "min_words": "" if c.min_words is None else str(c.min_words),
+                "max_words": "" if c.max_words is None else str(c.max_words),
             }
             for c in spec.submission_criteria
         ],
@@ -178,7 +183,8 @@ def spec_input(
     data.update(fixed)
     criteria = []
     for index, row in enumerate(draft["criteria"]):
-        if _blank(row, ("title", "description", "accepted_types", "max_mb")):
+        if _blank(row, ("title", "description", "accepted_types", "max_mb", "min_words",
+                        "max_words")):  # fmt: skip
             continue
         item: dict[str, Any] = {
             "title": row.get("title", ""),
@@ -199,6 +205,17 @@ def spec_input(
                 errors[f"criteria-{index}-max_mb"] = (
                     f"Submission criterion {index + 1}, size limit: give megabytes from "
                     "0.001 to 2048, or leave it blank."
+                )
+        for end, words in (("min_words", "least"), ("max_words", "most")):
+            raw = row.get(end, "").strip()
+            if not raw:
+                continue
+            if raw.isdigit() and 1 <= int(raw) <= 10_000:
+                item[end] = int(raw)
+            else:
+                errors[f"criteria-{index}-{end}"] = (
+                    f"Submission criterion {index + 1}, {words} words: give a whole number "
+                    "from 1 to 10,000, or leave it blank."
                 )
         mapping.criteria.append(index)
         criteria.append(item)

@@ -1,0 +1,105 @@
+"""What a newcomer's first hour found (issue 15), through HTTP against real PostgreSQL and Redis:
+word ranges, readable authoring errors, no CSRF token in addresses, the favicon, the demo's
+calibration, the base URL of the address served. (The browser parts are in
+tests/browser/test_first_hour.py.)"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from app.demo import content
+from app.runtime import Runtime
+from app.settings import load_settings, served_base_url
+from app.specs import CriterionSpec
+from tests import factories as f
+from tests.journey import criteria, put_draft, sign_in, start
+
+RANGE = [
+    {
+        "title": "Growth plan",
+        "kind": "reflection",
+        "required": True,
+        "min_words": 400,
+        "max_words": 600,
+    }
+]
+
+
+def words(n: int) -> str:
+    return " ".join(["we"] * n)
+
+
+# --- 4. word ranges ---------------------------------------------------------------------------
+
+
+async def test_a_reflection_outside_its_word_range_is_refused_at_the_check_and_at_submit(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime, submission_criteria=RANGE)
+    await f.person(runtime, "ada")
+    token = await sign_in(client, "ada@mcx.example")
+    submission_id = await start(client, token, credential)
+    plan = (await criteria(runtime, credential))["Growth plan"]
+
+    for count in (100, 3600):
+        saved = await put_draft(client, token, submission_id, plan, text=words(count))
+        assert saved.status_code == 200, saved.text
+        check = await client.get(f"/submissions/{submission_id}/check")
+        assert f"{count} words; write 400\u2013600 words" in check.text
+        assert "Ready" not in check.text
+        refused = await client.post(
+            f"/submissions/{submission_id}/submit", data={"csrf_token": token}
+        )
+        assert refused.status_code == 422, refused.text
+        assert "write 400\u2013600 words" in refused.text
+
+    page = await client.get(f"/submissions/{submission_id}")
+    assert 'data-max-words="600"' in page.text and "Write 400\u2013600 words." in page.text
+    await put_draft(client, token, submission_id, plan, text=words(450))
+    taken = await client.post(f"/submissions/{submission_id}/submit", data={"csrf_token": token})
+    assert taken.status_code == 303, taken.text
+
+
+def test_a_word_range_must_be_a_range_on_a_reflection() -> None:
+    with pytest.raises(ValidationError, match="fewer than the least"):
+        CriterionSpec(title="Plan", kind="reflection", min_words=600, max_words=400)
+    with pytest.raises(ValidationError, match="only to a written reflection"):
+        CriterionSpec(title="Plan", kind="document", max_words=400)
+
+
+def test_every_demo_reflection_enforces_the_words_its_description_asks_for() -> None:
+    seen = 0
+    for credential in content.CREDENTIALS:
+        for criterion in credential["submission_criteria"]:
+            if criterion["kind"] != "reflection":
+                continue
+            seen += 1
+            text = criterion["description"]
+            if found := re.search(r"(\d+)-(\d+) words", text):
+                asked = (int(found[1]), int(found[2]))
+            else:
+                found = re.search(r"Up to (\d+) words", text)
+                assert found, text
+                asked = (None, int(found[1]))  # type: ignore[assignment]
+            assert (criterion.get("min_words"), criterion.get("max_words")) == asked, text
+    assert seen >= 7
+
+
+# --- 2. the base URL of the address actually served -------------------------------------------
+
+
+def test_the_development_base_url_is_the_address_served_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MCX_BASE_URL", raising=False)
+    settings = load_settings(_env_file=None)
+    assert served_base_url(settings, "127.0.0.1", 8101) == "http://127.0.0.1:8101"
+    assert served_base_url(settings, "0.0.0.0", 8000) == "http://127.0.0.1:8000"  # noqa: S104
+    assert served_base_url(settings, "::1", 8000) == "http://[::1]:8000"
+    monkeypatch.setenv("MCX_BASE_URL", "https://mcx.school.example")
+    explicit = load_settings(_env_file=None)
+    assert served_base_url(explicit, "127.0.0.1", 8101) == "https://mcx.school.example"
