@@ -5,6 +5,7 @@ tests/browser/test_first_hour.py.)"""
 
 from __future__ import annotations
 
+import html
 import re
 
 import httpx
@@ -17,6 +18,7 @@ from app.settings import load_settings, served_base_url
 from app.specs import CriterionSpec
 from tests import factories as f
 from tests.journey import criteria, put_draft, sign_in, start
+from tests.test_coordinator_authoring import _coordinator, builder_form
 
 RANGE = [
     {
@@ -103,3 +105,44 @@ def test_the_development_base_url_is_the_address_served_unless_set(
     monkeypatch.setenv("MCX_BASE_URL", "https://mcx.school.example")
     explicit = load_settings(_env_file=None)
     assert served_base_url(explicit, "127.0.0.1", 8101) == "https://mcx.school.example"
+
+
+# --- 6. authoring errors a coordinator can read ------------------------------------------------
+
+
+async def test_authoring_errors_are_one_sentence_per_field(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    token = await _coordinator(client, runtime)
+    bad = builder_form(
+        token,
+        slug="Feedback That Moves",
+        pd_hours="lots",
+        **{
+            "criteria-1-accepted_types": "pdf word doc",  # three words, three pattern failures
+            "criteria-0-min_words": "four hundred",
+            "alignments-0-url": "example.org/intasc",
+        },
+    )
+    refused = await client.post("/coordinate/credentials/new", data=bad)
+    assert refused.status_code == 422
+    page = html.unescape(refused.text)
+    summary = re.search(r'data-testid="author-errors">(.*?)</div>', page, re.S)
+    assert summary, page
+    said = re.findall(r'class="field-error"[^>]*>([^<]*)<', page) + re.findall(
+        r"<li>([^<]*)</li>", summary[1]
+    )
+    for developer_words in ("String should", "pattern", "^[a-z", "Input should", "_types"):
+        assert not [m for m in said if developer_words in m], (developer_words, said)
+    expected = {
+        "slug": "Short name (slug): use lowercase letters, digits and single hyphens",
+        "pd_hours": "PD credit hours: give a number.",
+        "criteria-1-accepted_types": "Submission criterion 2, accepted file types: give media "
+        "types such as application/pdf or image/png, separated by commas.",
+        "criteria-0-min_words": "Submission criterion 1, least words: give a whole number",
+        "alignments-0-url": "Alignment 1, link: give a full web address starting with https://",
+    }
+    for field, message in expected.items():
+        assert f'data-testid="error-{field}"' in refused.text, field
+        # Once next to the field and once in the summary at the top; never once per word.
+        assert page.count(message) == 2, (message, page.count(message))

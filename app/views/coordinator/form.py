@@ -256,6 +256,25 @@ def spec_input(
     return data, mapping, errors
 
 
+# What each row field is called on the page.
+FIELD_WORDS = {
+    "title": "title",
+    "description": "description",
+    "kind": "kind",
+    "required": "required",
+    "accepted_types": "accepted file types",
+    "max_mb": "size limit",
+    "min_words": "least words",
+    "max_words": "most words",
+    "framework": "framework",
+    "code": "code",
+    "url": "link",
+    "label": "label",
+    "points": "points",
+    "descriptor": "descriptor",
+}
+
+
 def field_of(loc: tuple[Any, ...], mapping: Mapping) -> tuple[str, str]:
     """(form field name, the words people read before the message) for a pydantic loc."""
     parts = list(loc)
@@ -265,11 +284,13 @@ def field_of(loc: tuple[Any, ...], mapping: Mapping) -> tuple[str, str]:
             row = mapping.criteria[int(parts[1])]
             field = str(parts[2]) if len(parts) > 2 else "title"
             field = "max_mb" if field == "max_bytes" else field
-            return f"criteria-{row}-{field}", f"Submission criterion {row + 1}, {field}"
+            words = FIELD_WORDS.get(field, field)
+            return f"criteria-{row}-{field}", f"Submission criterion {row + 1}, {words}"
         if head == "alignments" and len(parts) >= 2:
             row = mapping.alignments[int(parts[1])]
             field = str(parts[2]) if len(parts) > 2 else "framework"
-            return f"alignments-{row}-{field}", f"Alignment {row + 1}, {field}"
+            words = FIELD_WORDS.get(field, field)
+            return f"alignments-{row}-{field}", f"Alignment {row + 1}, {words}"
         if head == "rubric":
             if len(parts) >= 3 and parts[1] == "criteria":
                 spec_row = int(parts[2])
@@ -279,7 +300,8 @@ def field_of(loc: tuple[Any, ...], mapping: Mapping) -> tuple[str, str]:
                     field = str(parts[5]) if len(parts) > 5 else "label"
                     return (
                         f"rubric-{row}-levels-{level}-{field}",
-                        f"Rubric criterion {row + 1}, level {level + 1}, {field}",
+                        f"Rubric criterion {row + 1}, level {level + 1}, "
+                        f"{FIELD_WORDS.get(field, field)}",
                     )
                 field = str(parts[3]) if len(parts) > 3 and parts[3] != "levels" else "title"
                 return f"rubric-{row}-{field}", f"Rubric criterion {row + 1}"
