@@ -55,7 +55,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         from app.db import require_current_schema
 
         await require_current_schema(runtime.engine)
-        return await load_demo(runtime.sessions)
+        return await load_demo(runtime)
 
     report = _with_runtime(settings, job)
     made = ", ".join(f"{count} {what}" for what, count in report.created.items())
@@ -95,7 +95,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             runtime = await open_runtime(settings, shared)
             try:
                 await require_current_schema(runtime.engine)
-                return await load_demo(runtime.sessions)
+                return await load_demo(runtime)
             finally:
                 await runtime.close()
 

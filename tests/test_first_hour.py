@@ -11,12 +11,17 @@ import re
 import httpx
 import pytest
 from pydantic import ValidationError
+from sqlmodel import select
 
-from app.demo import content
+from app import access
+from app.demo import content, load_demo
+from app.models import CalibrationExample, Credential, QualityPolicy, User
 from app.runtime import Runtime
 from app.settings import load_settings, served_base_url
 from app.specs import CriterionSpec
 from tests import factories as f
+from tests import media
+from tests.helpers import csrf_from, log_in
 from tests.journey import criteria, put_draft, sign_in, start
 from tests.test_coordinator_authoring import _coordinator, builder_form
 
@@ -146,3 +151,80 @@ async def test_authoring_errors_are_one_sentence_per_field(
         assert f'data-testid="error-{field}"' in refused.text, field
         # Once next to the field and once in the summary at the top; never once per word.
         assert page.count(message) == 2, (message, page.count(message))
+
+
+# --- 11. the CSRF token never travels in an address --------------------------------------------
+
+
+async def test_the_csrf_token_is_a_form_field_or_header_never_in_the_address(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    credential = await f.credential(
+        runtime, submission_criteria=[{"title": "Plan", "kind": "document", "required": True}]
+    )
+    await f.person(runtime, "ada")
+    token = await sign_in(client, "ada@mcx.example")
+    submission_id = await start(client, token, credential)
+    plan = (await criteria(runtime, credential))["Plan"]
+    url = f"/submissions/{submission_id}/artifacts/{plan}"
+    pdf = {"file": ("plan.pdf", media.pdf(), "application/pdf")}
+
+    for page in (f"/submissions/{submission_id}", "/verify"):
+        text = (await client.get(page)).text
+        assert "csrf_token=" not in text, page  # no form action or link carries it
+        assert 'name="csrf_token"' in text, page
+
+    in_address = await client.post(f"{url}?csrf_token={token}", files=pdf)
+    assert in_address.status_code == 403
+    # The token must be the form's first field: only that much of an upload is read to find it.
+    late = await client.post(url, files={**pdf, "csrf_token": (None, token)})  # type: ignore[dict-item]
+    assert late.status_code == 403
+    field = await client.post(url, data={"csrf_token": token}, files=pdf)
+    assert field.status_code == 303, field.text
+    header = await client.post(url, files=pdf, headers={"X-CSRF-Token": token})
+    assert header.status_code == 303, header.text
+    verified = await client.post(
+        "/verify", data={"csrf_token": token}, files={"image": ("x.png", media.png(), "image/png")}
+    )
+    assert verified.status_code == 200 and "Not a trustworthy badge" in verified.text
+
+
+# --- 13. the demo meets calibration, known answers and trust ----------------------------------
+
+
+async def test_the_demo_calibrates_its_reviewers_but_one(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    report = await load_demo(runtime)
+    peer = content.CREDENTIALS  # every one has a peer pool
+    assert report.created["calibration examples"] == 2 * len(peer) >= 10
+    async with runtime.sessions() as session:
+        for raw in peer:
+            credential = (
+                await session.exec(select(Credential).where(Credential.slug == raw["slug"]))
+            ).one()
+            policy = await session.get(QualityPolicy, credential.id)
+            assert policy and policy.calibration_required == 1 and policy.known_answer_percent
+            examples = (
+                await session.exec(
+                    select(CalibrationExample).where(
+                        CalibrationExample.credential_id == credential.id
+                    )
+                )
+            ).all()
+            assert len(examples) == 2, raw["slug"]
+
+    # A calibrated reviewer sees "Calibrated"; the newcomer is asked to calibrate first.
+    assert (await log_in(client, "reviewer1@mcx.example", "reviewer-demo-1")).status_code == 303
+    ready = (await client.get("/review/calibration")).text
+    assert ready.count("Calibrated") >= len(peer) and 'data-testid="calibrate-link"' not in ready
+    await client.post("/logout", data={"csrf_token": await csrf_from(client, "/review")})
+    assert (await log_in(client, "reviewer4@mcx.example", "reviewer-demo-4")).status_code == 303
+    newcomer = (await client.get("/review/calibration")).text
+    assert newcomer.count('data-testid="calibrate-link"') == len(peer)
+    async with runtime.sessions() as session:
+        reviewer4 = (
+            await session.exec(select(User).where(User.email == "reviewer4@mcx.example"))
+        ).one()
+        assert await access.reviewer_pools(session, reviewer4) == set()  # gated until calibrated
+    assert (await load_demo(runtime)).created["calibration examples"] == 0

@@ -8,9 +8,10 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.actions import accounts, catalog
-from app.db import Sessions
 from app.demo import content
+from app.demo.calibration import load_calibration
 from app.models import Credential, Membership, Role, Stack, User
+from app.runtime import Runtime
 from app.specs import CredentialSpec, OrganisationSpec, StackSpec
 
 
@@ -42,9 +43,10 @@ async def _ensure_memberships(
     return added
 
 
-async def load_demo(sessions: Sessions) -> DemoReport:
+async def load_demo(runtime: Runtime) -> DemoReport:
+    """The catalogue, the people, then the review-quality set-up (app.demo.calibration)."""
     created = {"organisations": 0, "credentials": 0, "stacks": 0, "users": 0, "memberships": 0}
-    async with sessions() as session:
+    async with runtime.sessions() as session:
         for raw in content.ORGANISATIONS:
             spec = OrganisationSpec.model_validate(raw)
             if await catalog.organisation_by_slug(session, spec.slug) is None:
@@ -84,4 +86,11 @@ async def load_demo(sessions: Sessions) -> DemoReport:
                 f"{role} ({org})" for org, names in raw_user["roles"].items() for role in names
             )
             logins.append((email, raw_user["password"], roles))
+    coordinators = {
+        org: raw["email"]
+        for raw in content.USERS
+        for org, names in raw["roles"].items()
+        if "coordinator" in names
+    }
+    created.update(await load_calibration(runtime, coordinators))
     return DemoReport(created=created, logins=logins)

@@ -1004,6 +1004,15 @@ USERS: list[dict[str, Any]] = [
         "roles": {"ipa": ["reviewer"], "ctq": ["reviewer"]},
     },
     {
+        # The one demo reviewer who has not calibrated yet (app/demo/calibration.py): they must
+        # pass a calibration example before a peer credential's work is theirs to claim.
+        "email": "reviewer4@mcx.example",
+        "name": "Ruth Adeyemi",
+        "password": "reviewer-demo-4",
+        "school": "Prairie View Elementary School",
+        "roles": {"ipa": ["reviewer"], "ctq": ["reviewer"]},
+    },
+    {
         "email": "expert1@mcx.example",
         "name": "Gloria Whitaker",
         "password": "expert-demo-1",
