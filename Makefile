@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LOG_LEVEL ?= warning
 
 .PHONY: run test install install-dev lint bench rigour clean
 
@@ -24,7 +25,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(BIN)/mcx run --host $(HOST) --port $(PORT)
+	$(BIN)/mcx run --host $(HOST) --port $(PORT) --log-level $(LOG_LEVEL)
 
 lint: install-dev
 	$(BIN)/ruff check .
