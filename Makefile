@@ -1,9 +1,11 @@
-# The whole set-up: `make run` (install, migrate, demo, serve) and `make test` (install, check, test).
+# The whole set-up: `make run` (install, then `mcx run`: migrate, demo, the web app and the worker
+# together) and `make test` (install, check, test).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LOG_LEVEL ?= warning
 
 .PHONY: run test install install-dev lint bench rigour clean
 
@@ -23,10 +25,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(BIN)/mcx migrate
-	$(BIN)/mcx demo
-	@echo "Open http://$(HOST):$(PORT)/login and use one of the log-ins above. Ctrl-C stops MCX."
-	$(BIN)/mcx serve --host $(HOST) --port $(PORT)
+	$(BIN)/mcx run --host $(HOST) --port $(PORT) --log-level $(LOG_LEVEL)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""The `mcx` command: serve, worker, migrate, demo, user add, queue rebuild, keys rotate,
+"""The `mcx` command: run, serve, worker, migrate, demo, queue rebuild, user add, keys rotate,
 push rotate-key."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from app.settings import Settings, SettingsError, load_settings
+from app.settings import Settings, SettingsError, load_settings, served_base_url
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -105,16 +105,78 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         from app.db import require_current_schema
 
         await require_current_schema(runtime.engine)
-        return await load_demo(runtime.sessions, settings.secret_key)
+        return await load_demo(runtime)
 
     report = _with_runtime(settings, job)
     made = ", ".join(f"{count} {what}" for what, count in report.created.items())
     print(f"Demo loaded ({made} new).")
-    print(f"\nLog in at {settings.base_url}/login as any of:")
-    width = max(len(email) for email, _, _ in report.logins)
-    for email, password, roles in report.logins:
-        print(f"  {email:<{width}}  {password:<18} {roles}")
+    print("\n".join(["", *_login_lines(settings.base_url, report.logins)]))
     return 0
+
+
+def _login_lines(base_url: str, logins: list[tuple[str, str, str]]) -> list[str]:
+    width = max(len(email) for email, _, _ in logins)
+    lines = [f"Log in at {base_url}/login as any of:"]
+    lines += [f"  {email:<{width}}  {password:<18} {roles}" for email, password, roles in logins]
+    return lines
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate, load the demo, then supervise the web app and the worker (see app.supervisor)."""
+    from alembic import command
+
+    from app import supervisor
+    from app.db import alembic_config, require_current_schema
+    from app.demo import load_demo
+    from app.runtime import Urls, open_runtime, resolve_urls
+
+    base_url = served_base_url(settings, args.host, args.port)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    print("Starting MCX: PostgreSQL, Redis, migrations, demo data ...", flush=True)
+    urls = resolve_urls(settings)
+    try:
+        settings = settings.model_copy(
+            update={"database_url": urls.database, "redis_url": urls.redis, "base_url": base_url}
+        )
+        command.upgrade(alembic_config(urls.database), "head")
+        shared = Urls(database=urls.database, redis=urls.redis)  # closing it stops nothing
+
+        async def demo() -> Any:
+            runtime = await open_runtime(settings, shared)
+            try:
+                await require_current_schema(runtime.engine)
+                return await load_demo(runtime)
+            finally:
+                await runtime.close()
+
+        report = asyncio.run(demo())
+        print("Starting the web app and the worker ...", flush=True)
+        where = (
+            f"PostgreSQL and Redis run from {settings.data_dir.resolve()} (their logs: "
+            "postgres/log, redis/redis.log)"
+            if urls.embedded
+            else "PostgreSQL and Redis from DATABASE_URL and REDIS_URL"
+        )
+        banner = [
+            "",
+            *_login_lines(base_url, report.logins),
+            "",
+            f"{where}; the web app and the worker log warnings here.",
+            f"MCX is running at {base_url}  (Ctrl-C stops it)",
+        ]
+        return supervisor.run(
+            supervisor.Supervisor(
+                env=supervisor.children_env(urls.database, urls.redis, base_url),
+                host=args.host,
+                port=args.port,
+                redis_url=urls.redis,
+                health_key=settings.redis_prefix + "arq:queue:health-check",
+                log_level=args.log_level,
+            ),
+            banner,
+        )
+    finally:
+        urls.stop_embedded()
 
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -201,11 +263,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.runtime import resolve_urls
 
-    # Start embedded servers once here; worker processes inherit their URLs.
+    # Start embedded servers once here; worker processes inherit their URLs, and the base
+    # URL of the address actually served (unless MCX_BASE_URL says otherwise).
     urls = resolve_urls(settings)
     os.environ["DATABASE_URL"] = urls.database
     os.environ["REDIS_URL"] = urls.redis
-    print(f"MCX serving on http://{args.host}:{args.port} (base URL {settings.base_url})")
+    os.environ["MCX_BASE_URL"] = served_base_url(settings, args.host, args.port)
+    print(f"MCX web app serving {os.environ['MCX_BASE_URL']}", flush=True)
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
     # `finally` below still stops the embedded servers.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -237,6 +301,15 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcx", description="MCX, the micro-credential exchange.")
     sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run", help="migrate, load the demo, run the web app and the worker together (laptop)"
+    )
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument(
+        "--log-level", default="warning", help="of the web app and the worker (info: every request)"
+    )
+    run.set_defaults(run=cmd_run)
     serve = sub.add_parser("serve", help="run the web app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -245,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
     worker = sub.add_parser("worker", help="run the background worker (arq)")
     worker.add_argument("--burst", action="store_true", help="run queued jobs, then exit")
+    worker.add_argument("--log-level", default="info")
     worker.set_defaults(run=cmd_worker)
     sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
         run=cmd_migrate
@@ -286,8 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    level = getattr(logging, str(getattr(args, "log_level", "info")).upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # The embedded servers keep their logs in their own files (postgres/log, redis/redis.log);
+    # pgserver would otherwise echo every initdb and pg_ctl line here.
+    for noisy in ("pgserver", "app.embedded"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     try:
         settings = load_settings()
     except SettingsError as error:

@@ -24,6 +24,7 @@ from app.db import require_current_schema
 from app.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_TYPES, ActionError, is_unavailable
 from app.fastlane import FastLane
 from app.live import ServerConnectionMiddleware, start_hub
+from app.prg import RefusedFormRedirectMiddleware
 from app.runtime import Runtime, Urls, open_runtime
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, load_settings
@@ -194,6 +195,9 @@ def create_app(
                 same_site="lax",
                 https_only=settings.secure_cookies,
             ),
+            # A refused browser form post: 303 back to its page, shown once (no re-post on
+            # reload). Inside the session, whose cookie names the kept page.
+            Middleware(RefusedFormRedirectMiddleware),
             # Before the CSRF check, which may read a form's body; an endpoint reading the body
             # sees a stall as an error it cleans up after.
             Middleware(

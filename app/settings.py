@@ -133,6 +133,19 @@ class Settings(BaseSettings):
         return self.data_dir / "uploads"
 
 
+def served_base_url(settings: Settings, host: str, port: int) -> str:
+    """The public origin: MCX_BASE_URL when it is set, else the address actually served.
+
+    Links in pages and badges and the websocket's Origin check use it, so `mcx serve --port
+    8101` must not keep saying port 8000. A wildcard host is reached as 127.0.0.1."""
+    if "base_url" in settings.model_fields_set:
+        return settings.base_url
+    shown = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host  # noqa: S104
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings, turning validation errors into one readable SettingsError."""
     from pydantic import ValidationError

@@ -7,7 +7,7 @@ error names its path. A spec dumped with `model_dump(mode="json")` is the export
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -47,7 +47,19 @@ class CriterionSpec(Spec):
     required: bool = True
     accepted_types: Annotated[list[MediaType], Field(max_length=20)] = []
     max_bytes: Annotated[int, Field(gt=0, le=2**31 - 1)] | None = None
-    min_words: Annotated[int, Field(ge=1, le=10_000)] | None = None  # reflections' floor
+    # A written reflection's word range (either end may be open).
+    min_words: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    max_words: Annotated[int, Field(ge=1, le=10_000)] | None = None
+
+    @model_validator(mode="after")
+    def _word_range(self) -> CriterionSpec:
+        if self.min_words is None and self.max_words is None:
+            return self
+        if self.kind != ArtifactKind.reflection:
+            raise ValueError("a word range applies only to a written reflection")
+        if self.min_words and self.max_words and self.max_words < self.min_words:
+            raise ValueError("the most words allowed must not be fewer than the least")
+        return self
 
 
 class LevelSpec(Spec):
@@ -149,3 +161,41 @@ class StackSpec(Spec):
         if len(set(self.credentials)) != len(self.credentials):
             raise ValueError("a credential appears twice in the stack")
         return self
+
+
+# What a field that does not match its pattern should look like.
+PATTERN_HINTS = {
+    "slug": "use lowercase letters, digits and single hyphens, e.g. collaborative-coaching",
+    "accepted_types": (
+        "give media types such as application/pdf or image/png, separated by commas"
+    ),
+    "url": "give a full web address starting with https://",
+}
+
+
+def error_sentence(field: str, error: Any) -> str:
+    """A pydantic error as a sentence about the field a coordinator filled in."""
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    name = field.rsplit("-", 1)[-1]
+    if kind == "string_pattern_mismatch":
+        return PATTERN_HINTS.get(name, "use only letters, digits and the punctuation shown")
+    if kind in {"missing", "string_too_short", "too_short"} and ctx.get("min_length", 1) <= 1:
+        return "fill this in"
+    if kind == "string_too_short":
+        return f"write at least {ctx['min_length']} characters"
+    if kind == "string_too_long":
+        return f"keep it to {ctx['max_length']:,} characters or fewer"
+    if kind == "too_long":
+        return f"give at most {ctx['max_length']} of these"
+    if kind in {"int_parsing", "int_from_float", "decimal_parsing", "float_parsing"}:
+        return "give a number"
+    if kind in {"greater_than_equal", "greater_than"}:
+        return f"give a number of at least {ctx.get('ge', ctx.get('gt'))}"
+    if kind in {"less_than_equal", "less_than"}:
+        return f"give a number of at most {ctx.get('le', ctx.get('lt'))}"
+    if kind in {"decimal_max_places", "decimal_max_digits"}:
+        return "give at most two decimal places"
+    if kind == "enum":
+        return "choose one of the options"
+    return str(error.get("msg", "is not valid")).removeprefix("Value error, ")

@@ -6,7 +6,8 @@ The motif is a badge (a medal with a check mark on two ribbon tails) in the bran
 static/mcx.css, drawn from shapes rather than a font so the output is the same on every machine.
 Two families: `icon-*.png` (purpose "any": a rounded tile on transparency) and `maskable-*.png`
 (purpose "maskable": full bleed, the motif inside the central safe circle of 80 % diameter that
-Android keeps whatever mask it applies).
+Android keeps whatever mask it applies). Plus `favicon.ico` (16, 32 and 48 px tiles) for the
+browser tab and the `/favicon.ico` every browser asks for.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def main() -> None:
             path = OUT / f"{stem}-{size}.png"
             draw_icon(size, maskable=maskable).save(path, optimize=True)
             print(f"{path.relative_to(ROOT)}  {path.stat().st_size} bytes")
+    favicon = OUT / "favicon.ico"
+    draw_icon(48, maskable=False).save(favicon, sizes=[(16, 16), (32, 32), (48, 48)])
+    print(f"{favicon.relative_to(ROOT)}  {favicon.stat().st_size} bytes")
 
 
 if __name__ == "__main__":

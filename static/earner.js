@@ -81,6 +81,7 @@ function uploadUi(form) {
     start(file) {
       button.disabled = true;
       form.setAttribute('aria-busy', 'true');
+      bar.hidden = false;
       bar.value = 0;
       lastSpoken = -1;
       resume.hidden = true;
@@ -115,6 +116,12 @@ function uploadUi(form) {
     finished(message, name) {
       button.disabled = false;
       form.removeAttribute('aria-busy');
+      // A refused file: the message alone (no bar that looks complete), and the picker
+      // emptied so it does not name a file that was not taken.
+      if (name === 'failed') {
+        bar.hidden = true;
+        for (const input of form.querySelectorAll('input[type="file"]')) input.value = '';
+      }
       state(name, message);
     },
   };
@@ -255,7 +262,10 @@ function enhanceUploads() {
       event.preventDefault();
       begin(file);
     });
-    // Picking a file or coming back from the camera is intent enough on a phone.
+    // Picking a file or coming back from the camera is intent enough on a phone, so the
+    // Upload button is only for pages without JavaScript.
+    const button = form.querySelector('[data-testid="upload-button"]');
+    if (button) button.hidden = true;
     for (const input of inputs) {
       input.addEventListener('change', () => input.files?.[0] && begin(input.files[0]));
     }
@@ -409,7 +419,11 @@ function enhanceAutosave() {
               minute: '2-digit',
             });
             const min = Number(field.dataset.minWords || 0);
-            const words = min ? ` ${data.words} of at least ${min} words.` : '';
+            const max = Number(field.dataset.maxWords || 0);
+            let words = '';
+            if (min && max) words = ` ${data.words} words (write ${min}–${max}).`;
+            else if (min) words = ` ${data.words} of at least ${min} words.`;
+            else if (max) words = ` ${data.words} of at most ${max} words.`;
             tell(data.kept ? `Saved at ${at}.${words}` : `Cleared at ${at}.`, 'saved');
             const card = field.closest('.criterion');
             const current = card?.querySelector('[data-current]');

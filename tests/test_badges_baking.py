@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).parent / "data" / "openbadges" / "fixtures" / "ob30"
 
 async def _csrf(client: httpx.AsyncClient) -> str:
     page = await client.get("/verify")
-    found = re.search(r"csrf_token=([A-Za-z0-9_-]+)", page.text)
+    found = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page.text)
     assert found
     return found.group(1)
 

@@ -244,7 +244,7 @@ async def test_an_image_that_is_no_badge_is_refused_in_words(client: httpx.Async
     token = await csrf(client)
     answer = await client.post(
         "/verify",
-        params={"csrf_token": token},
+        data={"csrf_token": token},
         files={"image": ("x.png", b"\x89PNG\r\n\x1a\nrubbish", "image/png")},
     )
     assert answer.status_code == 200

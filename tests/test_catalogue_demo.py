@@ -13,8 +13,8 @@ from tests.helpers import log_in
 async def test_the_demo_shows_ratings_a_certified_credential_and_a_state_list(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    await load_demo(runtime.sessions)
-    await load_demo(runtime.sessions)  # idempotent
+    await load_demo(runtime)
+    await load_demo(runtime)  # idempotent
     page = await client.get("/credentials/ipa/collaborative-leadership-coaching")
     assert "from 3 earners" in page.text and 'data-testid="rating-answer"' in page.text
     assert "<strong>Panel-certified</strong>" in page.text

@@ -261,16 +261,20 @@ async def test_the_badge_image_must_be_a_real_png_or_jpeg(
     await _coordinator(client, runtime)
     credential = await f.credential(runtime, "pictured")
     token = await csrf_from(client, f"/coordinate/credentials/{credential.id}")
-    url = f"/coordinate/credentials/{credential.id}/image?csrf_token={token}"
+    url = f"/coordinate/credentials/{credential.id}/image"
     for name, body, kind in (
         ("badge.png", media.pdf(), "application/pdf"),
         ("badge.png", media.png()[:40], "image/png"),
     ):
-        refused = await client.post(url, files={"image": (name, body, kind)})
+        refused = await client.post(
+            url, data={"csrf_token": token}, files={"image": (name, body, kind)}
+        )
         assert refused.status_code == 422, refused.text
     async with runtime.sessions() as session:
         assert (await session.get(Credential, credential.id)).badge_image is None  # type: ignore[union-attr]
-    saved = await client.post(url, files={"image": ("badge.png", media.png(), "image/png")})
+    saved = await client.post(
+        url, data={"csrf_token": token}, files={"image": ("badge.png", media.png(), "image/png")}
+    )
     assert saved.status_code == 303
     async with runtime.sessions() as session:
         image = (await session.get(Credential, credential.id)).badge_image  # type: ignore[union-attr]

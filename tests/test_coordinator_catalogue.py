@@ -148,9 +148,11 @@ async def test_the_import_page_lists_errors_and_the_export_downloads(
     assert "attachment" in download.headers["content-disposition"]
     document = download.json()
     token = await csrf_from(client, "/coordinate/catalogue/import")
-    url = f"/coordinate/catalogue/import?csrf_token={token}"
+    url = "/coordinate/catalogue/import"
     page = await client.post(
-        url, files={"file": ("c.json", json.dumps(_broken(document)).encode(), "application/json")}
+        url,
+        data={"csrf_token": token},
+        files={"file": ("c.json", json.dumps(_broken(document)).encode(), "application/json")},
     )
     assert page.status_code == 422
     assert "credentials.0.submission_criteria.0.kind" in page.text
@@ -160,7 +162,7 @@ async def test_the_import_page_lists_errors_and_the_export_downloads(
         credential["slug"] += "-2"
     fresh["stacks"][0]["slug"] = "lead-2"
     fresh["stacks"][0]["credentials"] = ["coaching-2", "data-teams-2"]
-    ok = await client.post(url, data={"document": json.dumps(fresh)})
+    ok = await client.post(url, data={"csrf_token": token, "document": json.dumps(fresh)})
     assert ok.status_code == 200 and 'data-testid="import-done"' in ok.text
     assert await _counts(runtime) == (4, 2)
     ob = (await client.get("/coordinate/catalogue/ipa.json?shape=ob3")).json()

@@ -40,8 +40,8 @@ async def test_a_csv_invite_reports_accepted_and_refused_rows(
     token = await _coordinator(client, runtime)
     await f.person(runtime, "existing", [Role.reviewer])
     answer = await client.post(
-        f"/coordinate/people/invite?csrf_token={token}",
-        data={"organisation": "ipa", "roles": "reviewer"},
+        "/coordinate/people/invite",
+        data={"csrf_token": token, "organisation": "ipa", "roles": "reviewer"},
         files={"file": ("people.csv", CSV.encode(), "text/csv")},
     )
     assert answer.status_code == 200, answer.text
@@ -105,8 +105,13 @@ async def test_a_csv_invite_reports_accepted_and_refused_rows(
     # A plain list of emails works too.
     token = await _coordinator_again(client)
     listed = await client.post(
-        f"/coordinate/people/invite?csrf_token={token}",
-        data={"organisation": "ipa", "roles": "expert", "emails": "a@x.example, b@x.example\nbad"},
+        "/coordinate/people/invite",
+        data={
+            "csrf_token": token,
+            "organisation": "ipa",
+            "roles": "expert",
+            "emails": "a@x.example, b@x.example\nbad",
+        },
     )
     assert listed.text.count('data-testid="accepted-row"') == 2
     assert listed.text.count('data-testid="refused-row"') == 1

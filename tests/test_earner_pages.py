@@ -88,7 +88,8 @@ async def test_start_reflection_submit_and_the_state_on_my_pages(
     for testid in ("submit-packet", "packet-status", "reflection-input", "upload-input"):
         assert f'data-testid="{testid}"' in page.text
     assert 'accept="image/*"' in page.text and 'capture="environment"' in page.text
-    assert f"?csrf_token={csrf}" in page.text  # multipart forms stream: the token is in the URL
+    # Multipart forms stream: the token is their first field, never in the address.
+    assert "?csrf_token=" not in page.text
 
     refused = await client.post(f"/submissions/{submission_id}/submit", data={"csrf_token": csrf})
     assert refused.status_code == 422
@@ -192,17 +193,24 @@ async def test_a_wrong_file_type_through_the_plain_form_is_refused_and_not_kept(
     _, csrf = await _signed_in(client, runtime, "earner")
     submission_id = await _start(client, credential, csrf)
     kinds = await _criteria(runtime, credential)
-    url = f"/submissions/{submission_id}/artifacts/{kinds['document']}?csrf_token={csrf}"
-    refused = await client.post(url, files={"file": ("plan.pdf", media.png(), "application/pdf")})
+    url = f"/submissions/{submission_id}/artifacts/{kinds['document']}"
+    token = {"csrf_token": csrf}
+    refused = await client.post(
+        url, data=token, files={"file": ("plan.pdf", media.png(), "application/pdf")}
+    )
     assert refused.status_code == 415
     assert "&#39;plan.pdf&#39; contains PNG image data, but Lesson plan accepts:" in refused.text
     assert 'data-testid="criterion-error"' in refused.text
     assert _files_under(runtime.settings.uploads_dir) == []
-    nothing = await client.post(url, files={"file": ("", b"", "application/octet-stream")})
+    nothing = await client.post(
+        url, data=token, files={"file": ("", b"", "application/octet-stream")}
+    )
     assert nothing.status_code == 422 and "Choose a file first." in nothing.text
     # The right type, from the camera input of an image criterion, is kept.
-    photo = f"/submissions/{submission_id}/artifacts/{kinds['image']}?csrf_token={csrf}"
-    taken = await client.post(photo, files={"recording": ("IMG_0001.png", media.png(), "")})
+    photo = f"/submissions/{submission_id}/artifacts/{kinds['image']}"
+    taken = await client.post(
+        photo, data=token, files={"recording": ("IMG_0001.png", media.png(), "")}
+    )
     assert taken.status_code == 303
     assert "IMG_0001.png" in (await client.get(f"/submissions/{submission_id}")).text
 

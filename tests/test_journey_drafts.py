@@ -134,7 +134,8 @@ async def test_the_self_check_names_what_blocks_a_packet_and_submit_agrees(
     await put_draft(client, token, submission_id, ids["Reflection"], text=LONG)
     pdf = media.pdf()
     uploaded = await client.post(
-        f"/submissions/{submission_id}/artifacts/{ids['Lesson plan']}?csrf_token={token}",
+        f"/submissions/{submission_id}/artifacts/{ids['Lesson plan']}",
+        data={"csrf_token": token},
         files={"file": ("plan.pdf", pdf, "application/pdf")},
     )
     assert uploaded.status_code == 303, uploaded.text
@@ -153,7 +154,8 @@ async def test_the_self_check_finds_media_that_will_not_open(
     ids = await criteria(runtime, credential)
     pdf = media.pdf()
     await client.post(
-        f"/submissions/{submission_id}/artifacts/{ids['Lesson plan']}?csrf_token={token}",
+        f"/submissions/{submission_id}/artifacts/{ids['Lesson plan']}",
+        data={"csrf_token": token},
         files={"file": ("plan.pdf", pdf, "application/pdf")},
     )
     # The stored file is damaged after upload (a disk fault, say).

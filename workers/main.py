@@ -95,6 +95,12 @@ async def _work(settings: Settings, *, burst: bool) -> None:
         try:
             await worker.async_run()
             return
+        except asyncio.CancelledError:
+            # arq cancels its main task on SIGINT/SIGTERM: a requested stop, not a failure.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            return
         except (RedisError, OSError) as exc:
             if burst:
                 raise

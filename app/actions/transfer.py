@@ -32,7 +32,7 @@ from app.models import (
     StackItem,
     User,
 )
-from app.specs import CredentialSpec, StackSpec
+from app.specs import CredentialSpec, StackSpec, error_sentence
 
 FORMAT = "mcx-catalogue/1"
 MAX_ITEMS = 500
@@ -139,6 +139,8 @@ async def spec_of(session: AsyncSession, credential: Credential) -> CredentialSp
                 "required": c.required,
                 "accepted_types": list(c.accepted_types),
                 "max_bytes": c.max_bytes,
+                "min_words": c.min_words,
+                "max_words": c.max_words,
             }
             for c in criteria
         ],
@@ -317,13 +319,19 @@ async def _database_errors(
     return errors
 
 
+def _sentence(error: Any) -> str:
+    """A pydantic error in words about the field it names (shown next to its path)."""
+    names = [str(part) for part in error["loc"] if not isinstance(part, int)]
+    return error_sentence(names[-1] if names else "", error)
+
+
 def parse_catalogue(data: Any) -> CatalogueSpec:
     """The document as a CatalogueSpec, or InvalidCatalogue listing every shape error."""
     try:
         return CatalogueSpec.model_validate(data)
     except ValidationError as exc:
         raise InvalidCatalogue(
-            [{"path": _path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+            [{"path": _path(e["loc"]), "message": _sentence(e)} for e in exc.errors()]
         ) from None
 
 

@@ -9,9 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.actions import accounts, catalog
 from app.badges import keys
-from app.db import Sessions
 from app.demo import content, quality
+from app.demo.calibration import load_calibration
 from app.models import Credential, Membership, Role, Stack, User
+from app.runtime import Runtime
 from app.specs import CredentialSpec, OrganisationSpec, StackSpec
 
 
@@ -43,8 +44,10 @@ async def _ensure_memberships(
     return added
 
 
-async def load_demo(sessions: Sessions, secret_key: str) -> DemoReport:
-    """Load what is missing; every organisation (demo or older) leaves with published keys."""
+async def load_demo(runtime: Runtime) -> DemoReport:
+    """Load what is missing: the catalogue, the people (every organisation, demo or older,
+    leaves with published keys), then the review-quality set-up (app.demo.calibration)."""
+    secret_key = runtime.settings.secret_key
     created = {
         "organisations": 0,
         "credentials": 0,
@@ -53,7 +56,7 @@ async def load_demo(sessions: Sessions, secret_key: str) -> DemoReport:
         "memberships": 0,
         "signing keys": 0,
     }
-    async with sessions() as session:
+    async with runtime.sessions() as session:
         for raw in content.ORGANISATIONS:
             spec = OrganisationSpec.model_validate(raw)
             if await catalog.organisation_by_slug(session, spec.slug) is None:
@@ -95,4 +98,11 @@ async def load_demo(sessions: Sessions, secret_key: str) -> DemoReport:
             )
             logins.append((email, raw_user["password"], roles))
         await quality.load(session)
+    coordinators = {
+        org: raw["email"]
+        for raw in content.USERS
+        for org, names in raw["roles"].items()
+        if "coordinator" in names
+    }
+    created.update(await load_calibration(runtime, coordinators))
     return DemoReport(created=created, logins=logins)

@@ -45,9 +45,20 @@ def _criterion(title: str, description: str, *descriptors: str) -> dict[str, Any
     }
 
 
-def _artifact(kind: str, title: str, description: str, *, required: bool = True) -> dict[str, Any]:
-    """One submission criterion: an artifact the earner submits."""
-    return {"title": title, "description": description, "kind": kind, "required": required}
+def _artifact(
+    kind: str,
+    title: str,
+    description: str,
+    *,
+    required: bool = True,
+    words: tuple[int | None, int] | None = None,
+) -> dict[str, Any]:
+    """One submission criterion: an artifact the earner submits; a reflection's word range is
+    enforced, so it must match what the description asks for."""
+    found = {"title": title, "description": description, "kind": kind, "required": required}
+    if words is not None:
+        found.update(min_words=words[0], max_words=words[1])
+    return found
 
 
 ORGANISATIONS: list[dict[str, Any]] = [
@@ -158,6 +169,7 @@ CREDENTIALS: list[dict[str, Any]] = [
                 "Reflection on the cycle",
                 "500-750 words: how decisions were shared, where you and the teacher "
                 "disagreed and how you resolved it, and what the follow-up evidence shows.",
+                words=(500, 750),
             ),
         ],
         "rubric": {
@@ -256,6 +268,7 @@ CREDENTIALS: list[dict[str, Any]] = [
                 "Reflection on the stance",
                 "300-500 words: why the reflective stance fit this teacher, where you were "
                 "tempted to direct, and what the teacher decided.",
+                words=(300, 500),
             ),
         ],
         "rubric": {
@@ -362,6 +375,7 @@ CREDENTIALS: list[dict[str, Any]] = [
                 "Reflection (optional)",
                 "Up to 500 words on how the teacher responded and what you would do differently.",
                 required=False,
+                words=(None, 500),
             ),
         ],
         "rubric": {
@@ -471,6 +485,7 @@ CREDENTIALS: list[dict[str, Any]] = [
                 "Leadership growth plan",
                 "400-600 words: what the comparison revealed, the school need your "
                 "strengths can address, your leadership goal and how you will measure it.",
+                words=(400, 600),
             ),
         ],
         "rubric": {
@@ -570,6 +585,7 @@ CREDENTIALS: list[dict[str, Any]] = [
                 "Reflection on team formation",
                 "300-500 words: how you recruited, what the team debated when setting "
                 "norms, and what changed when you revisited them.",
+                words=(300, 500),
             ),
         ],
         "rubric": {
@@ -782,6 +798,7 @@ CREDENTIALS: list[dict[str, Any]] = [
                 "Reflection on alignment",
                 "500-750 words: what the team stopped or changed and why, how you handled "
                 "drift, and what the indicators show.",
+                words=(500, 750),
             ),
         ],
         "rubric": {
@@ -889,6 +906,7 @@ CREDENTIALS: list[dict[str, Any]] = [
                 "Facilitation reflection",
                 "300-500 words on how you kept observation separate from interpretation "
                 "and what the team learned.",
+                words=(300, 500),
             ),
         ],
         "rubric": {
@@ -993,6 +1011,15 @@ USERS: list[dict[str, Any]] = [
         "name": "Elena Novak",
         "password": "reviewer-demo-3",
         "school": "Maple Grove Middle School",
+        "roles": {"ipa": ["reviewer"], "ctq": ["reviewer"]},
+    },
+    {
+        # The one demo reviewer who has not calibrated yet (app/demo/calibration.py): they must
+        # pass a calibration example before a peer credential's work is theirs to claim.
+        "email": "reviewer4@mcx.example",
+        "name": "Ruth Adeyemi",
+        "password": "reviewer-demo-4",
+        "school": "Prairie View Elementary School",
         "roles": {"ipa": ["reviewer"], "ctq": ["reviewer"]},
     },
     {

@@ -128,8 +128,10 @@ class SubmissionCriterion(SQLModel, table=True):
     # Media types accepted (empty: every type of the kind).
     accepted_types: list[str] = Field(default_factory=list, sa_type=ARRAY(Text))
     max_bytes: int | None = None
-    # The self-check's floor for a written reflection (None: no minimum).
+    # A written reflection's word range, enforced by the self-check and at submit (None: no
+    # floor / no ceiling).
     min_words: int | None = None
+    max_words: int | None = None
 
 
 class Rubric(SQLModel, table=True):

@@ -97,6 +97,8 @@ async def show_credential(request: Request) -> JSONResponse:
                 "description": c.description,
                 "kind": c.kind,
                 "required": c.required,
+                "min_words": c.min_words,
+                "max_words": c.max_words,
             }
             for c in criteria
         ],

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import col, select
@@ -27,6 +29,52 @@ KINDS = {
     "pd-hours": reports.PD_COLUMNS,
     "credit": reports.CREDIT_COLUMNS,
 }
+# The page's column headings (CSV and JSON keep the field names).
+HEADINGS = {
+    "name": "Name",
+    "email": "Email",
+    "school": "School",
+    "organisations": "Organisations",
+    "credential": "Credential",
+    "issuer": "Issued by",
+    "issued_at": "Issued on",
+    "pd_hours": "PD hours",
+    "badge_url": "Badge",
+    "period": "Month",
+    "credentials": "Credentials earned",
+    "recognised_by": "Recognised by",
+    "credit_type": "Credit",
+    "amount": "Amount",
+}
+# What the table's caption counts, singular and plural.
+COUNTED = {
+    "holders": ("badge", "badges"),
+    "pd-hours": ("person-month", "person-months"),
+    "credit": ("credit row", "credit rows"),
+}
+
+
+def _hours(raw: str) -> str:
+    hours = Decimal(raw).normalize()
+    return f"{hours:f} hour" if hours == 1 else f"{hours:f} hours"
+
+
+def for_people(column: str, value: Any) -> str:
+    """A report cell as a person reads it: dates in words, hours with their unit."""
+    if value is None or value == "":
+        return "—"
+    if column == "issued_at":
+        return datetime.fromisoformat(value).strftime("%-d %B %Y")
+    if column == "period":
+        return datetime.strptime(value, "%Y-%m").strftime("%B %Y")  # noqa: DTZ007 - a month
+    if column == "pd_hours":
+        return _hours(str(value))
+    return str(value)
+
+
+def counted(kind: str, count: int) -> str:
+    one, many = COUNTED[kind]
+    return f"{count:,} {one if count == 1 else many}"
 
 
 async def _report(request: Request, kind: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -79,6 +127,9 @@ async def report_page(request: Request) -> Response:
             "kind": kind,
             "rows": rows,
             "columns": KINDS[kind],
+            "headings": HEADINGS,
+            "shown": [{c: for_people(c, row.get(c)) for c in KINDS[kind]} for row in rows],
+            "caption": counted(kind, len(rows)),
             "suffix": f"?{query_string}" if query_string else "",
         },
     )

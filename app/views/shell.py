@@ -12,7 +12,7 @@ import functools
 import hashlib
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from app.templating import STATIC_DIR, TEMPLATES_DIR, templates
@@ -96,6 +96,15 @@ async def service_worker(request: Request) -> Response:
     )
 
 
+async def favicon(request: Request) -> Response:
+    """The tab icon every browser asks for at the root (drawn by scripts/make_icons.py)."""
+    return FileResponse(
+        STATIC_DIR / "icons" / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 async def offline(request: Request) -> Response:
     # Deliberately anonymous (no current_user): the copy the worker keeps is shown to whoever
     # holds the phone, so it carries no name, no token and no link only one person may follow.
@@ -106,4 +115,5 @@ routes = [
     Route("/manifest.webmanifest", manifest),
     Route("/sw.js", service_worker),
     Route(OFFLINE_URL, offline),
+    Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
 ]

@@ -66,6 +66,14 @@ class Checklist:
         return not self.blocking
 
 
+def _range(criterion: SubmissionCriterion) -> str:
+    """The word range as the earner is asked for it."""
+    low, high = criterion.min_words, criterion.max_words
+    if low and high:
+        return f"write {low}–{high} words"
+    return f"write at least {low} words" if low else f"write at most {high} words"
+
+
 def _packet_problems(
     criteria: list[SubmissionCriterion], artifacts: dict[uuid.UUID, Artifact]
 ) -> list[Item]:
@@ -79,10 +87,12 @@ def _packet_problems(
         if artifact is None:
             if criterion.required:
                 item.blocking.append("required, and not added yet")
-        elif criterion.kind == ArtifactKind.reflection and criterion.min_words:
+        elif criterion.kind == ArtifactKind.reflection:
             words = word_count(artifact.body or "")
-            if words < criterion.min_words:
-                item.blocking.append(f"{words} words; write at least {criterion.min_words} words")
+            if criterion.min_words and words < criterion.min_words:
+                item.blocking.append(f"{words} words; {_range(criterion)}")
+            elif criterion.max_words and words > criterion.max_words:
+                item.blocking.append(f"{words} words; {_range(criterion)}")
         items.append(item)
     return items
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,6 +13,9 @@ from app.badges import urls
 from app.templating import templates
 from app.views.badges.documents import assertion, record_for
 from app.views.earner.wallet import linkedin_url
+
+# LinkedIn's share dialog for a page: anyone may share a badge page they were given.
+LINKEDIN_SHARE = "https://www.linkedin.com/sharing/share-offsite/?"
 
 
 async def award_page(request: Request) -> Response:
@@ -42,6 +47,7 @@ async def award_page(request: Request) -> Response:
             # other badge is found only by those given its link.
             "indexable": record.public_evidence and record.award.revoked_at is None,
             "is_earner": viewer is not None and viewer.id == record.earner.id,
+            "linkedin_share": LINKEDIN_SHARE + urlencode({"url": page_url}),
             "linkedin": linkedin_url(
                 title,
                 organisation,

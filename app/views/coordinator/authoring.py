@@ -19,7 +19,7 @@ from app.actions.submissions import discard_unreferenced
 from app.auth import current_user
 from app.errors import ActionError, not_found
 from app.models import ArtifactKind, Organisation, Role, User
-from app.specs import CredentialSpec
+from app.specs import CredentialSpec, error_sentence
 from app.templating import templates
 from app.views.apikit import body, caller, file_chunks, limited_body, path_id
 from app.views.coordinator import form as authoring_form
@@ -95,10 +95,15 @@ def _validate(
         spec = CredentialSpec.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            field, words = authoring_form.field_of(tuple(error["loc"]), mapping)
-            message = f"{words}: {error['msg'].removeprefix('Value error, ')}."
-            errors.setdefault(field, message)
-            summary.append(message)
+            # A list field (accepted file types) fails once per item: one sentence per field.
+            loc = tuple(error["loc"])
+            if len(loc) == 4 and loc[0] == "submission_criteria" and isinstance(loc[3], int):
+                loc = loc[:3]
+            field, words = authoring_form.field_of(loc, mapping)
+            if field in errors:
+                continue
+            errors[field] = f"{words}: {error_sentence(field, error)}."
+            summary.append(errors[field])
         return None, errors, summary
     return (spec, errors, summary) if errors else (spec, {}, [])
 

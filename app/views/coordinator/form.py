@@ -17,7 +17,10 @@ from app.specs import CredentialSpec
 
 # The credential's own fields on the form: exactly what an edit may change.
 TOP = EDITABLE
-CRITERION = ("title", "description", "kind", "required", "accepted_types", "max_mb")
+CRITERION = (
+    "title", "description", "kind", "required", "accepted_types", "max_mb", "min_words",
+    "max_words",
+)  # fmt: skip
 ALIGNMENT = ("framework", "code", "title", "url")
 LEVEL = ("label", "points", "descriptor")
 DEFAULT_LEVELS = [("Not yet", "0"), ("Approaching", "1"), ("Meets", "2"), ("Exceeds", "3")]
@@ -86,6 +89,8 @@ def draft_of(spec: CredentialSpec) -> Draft:
                 "required": "1" if c.required else "0",
                 "accepted_types": ", ".join(c.accepted_types),
                 "max_mb": "" if c.max_bytes is None else f"{c.max_bytes / MB:g}",
+                "min_words": "" if c.min_words is None else str(c.min_words),
+                "max_words": "" if c.max_words is None else str(c.max_words),
             }
             for c in spec.submission_criteria
         ],
@@ -185,7 +190,8 @@ def spec_input(
     data.update(fixed)
     criteria = []
     for index, row in enumerate(draft["criteria"]):
-        if _blank(row, ("title", "description", "accepted_types", "max_mb")):
+        if _blank(row, ("title", "description", "accepted_types", "max_mb", "min_words",
+                        "max_words")):  # fmt: skip
             continue
         item: dict[str, Any] = {
             "title": row.get("title", ""),
@@ -206,6 +212,17 @@ def spec_input(
                 errors[f"criteria-{index}-max_mb"] = (
                     f"Submission criterion {index + 1}, size limit: give megabytes from "
                     "0.001 to 2048, or leave it blank."
+                )
+        for end, words in (("min_words", "least"), ("max_words", "most")):
+            raw = row.get(end, "").strip()
+            if not raw:
+                continue
+            if raw.isdigit() and 1 <= int(raw) <= 10_000:
+                item[end] = int(raw)
+            else:
+                errors[f"criteria-{index}-{end}"] = (
+                    f"Submission criterion {index + 1}, {words} words: give a whole number "
+                    "from 1 to 10,000, or leave it blank."
                 )
         mapping.criteria.append(index)
         criteria.append(item)
@@ -246,6 +263,25 @@ def spec_input(
     return data, mapping, errors
 
 
+# What each row field is called on the page.
+FIELD_WORDS = {
+    "title": "title",
+    "description": "description",
+    "kind": "kind",
+    "required": "required",
+    "accepted_types": "accepted file types",
+    "max_mb": "size limit",
+    "min_words": "least words",
+    "max_words": "most words",
+    "framework": "framework",
+    "code": "code",
+    "url": "link",
+    "label": "label",
+    "points": "points",
+    "descriptor": "descriptor",
+}
+
+
 def field_of(loc: tuple[Any, ...], mapping: Mapping) -> tuple[str, str]:
     """(form field name, the words people read before the message) for a pydantic loc."""
     parts = list(loc)
@@ -255,11 +291,13 @@ def field_of(loc: tuple[Any, ...], mapping: Mapping) -> tuple[str, str]:
             row = mapping.criteria[int(parts[1])]
             field = str(parts[2]) if len(parts) > 2 else "title"
             field = "max_mb" if field == "max_bytes" else field
-            return f"criteria-{row}-{field}", f"Submission criterion {row + 1}, {field}"
+            words = FIELD_WORDS.get(field, field)
+            return f"criteria-{row}-{field}", f"Submission criterion {row + 1}, {words}"
         if head == "alignments" and len(parts) >= 2:
             row = mapping.alignments[int(parts[1])]
             field = str(parts[2]) if len(parts) > 2 else "framework"
-            return f"alignments-{row}-{field}", f"Alignment {row + 1}, {field}"
+            words = FIELD_WORDS.get(field, field)
+            return f"alignments-{row}-{field}", f"Alignment {row + 1}, {words}"
         if head == "rubric":
             if len(parts) >= 3 and parts[1] == "criteria":
                 spec_row = int(parts[2])
@@ -269,7 +307,8 @@ def field_of(loc: tuple[Any, ...], mapping: Mapping) -> tuple[str, str]:
                     field = str(parts[5]) if len(parts) > 5 else "label"
                     return (
                         f"rubric-{row}-levels-{level}-{field}",
-                        f"Rubric criterion {row + 1}, level {level + 1}, {field}",
+                        f"Rubric criterion {row + 1}, level {level + 1}, "
+                        f"{FIELD_WORDS.get(field, field)}",
                     )
                 field = str(parts[3]) if len(parts) > 3 and parts[3] != "levels" else "title"
                 return f"rubric-{row}-{field}", f"Rubric criterion {row + 1}"

@@ -16,10 +16,18 @@ from app.actions import authoring
 from app.auth import current_user
 from app.errors import ActionError
 from app.models import Credential, Stack, StackItem
-from app.specs import StackSpec
+from app.specs import StackSpec, error_sentence
 from app.templating import templates
 from app.views.apikit import body, caller
 from app.views.coordinator.authoring import big_form, coordinated
+
+STACK_FIELDS = {
+    "organisation": "Organisation",
+    "slug": "Short name (slug)",
+    "title": "Title",
+    "description": "Description",
+    "credentials": "Credentials in the stack",
+}
 
 SLOTS = 8
 
@@ -88,11 +96,14 @@ async def stacks_page(request: Request) -> Response:
     try:
         spec = StackSpec.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'Stack'}: "
-            f"{e['msg'].removeprefix('Value error, ')}."
-            for e in exc.errors()
-        ]
+        said: dict[str, str] = {}  # one sentence per field, however many items failed
+        for e in exc.errors():
+            field = str(e["loc"][0]) if e["loc"] else "stack"
+            said.setdefault(
+                field,
+                f"{STACK_FIELDS.get(field, 'Stack')}: {error_sentence(field, e)}.",
+            )
+        errors = list(said.values())
         return await _page(request, form, errors, 422)
     try:
         async with request.app.state.runtime.sessions() as session:

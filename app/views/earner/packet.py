@@ -186,6 +186,17 @@ class CriterionView:
     required: bool
     artifact: ArtifactView | None
     min_words: int | None = None
+    max_words: int | None = None
+
+    @property
+    def words_asked(self) -> str:
+        """The word range as a sentence ("" when there is none)."""
+        low, high = self.min_words, self.max_words
+        if low and high:
+            return f"Write {low:,}–{high:,} words."
+        if low:
+            return f"Write at least {low:,} words."
+        return f"Write at most {high:,} words." if high else ""
 
     @property
     def kind_label(self) -> str:
@@ -320,6 +331,7 @@ async def load_packet(
                 c.required,
                 current.artifacts.get(c.id),
                 c.min_words,
+                c.max_words,
             )
             for c in criteria
         ],
