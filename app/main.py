@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from python_multipart.exceptions import ParseError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -77,6 +78,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         code = "not_found" if exc.status_code == 404 else "http_error"
         return JSONResponse({"error": code, "detail": exc.detail}, status_code=exc.status_code)
     return PlainTextResponse(exc.detail, status_code=exc.status_code)
+
+
+async def _malformed_form(request: Request, exc: Exception) -> Response:
+    """A form body the parser cannot read (broken multipart, bad encoding), wherever a view
+    reads it: 400 with the reason, before anything is looked up or written."""
+    detail = (
+        f"The form data could not be read ({exc}). Send a well-formed multipart/form-data "
+        "or application/x-www-form-urlencoded body."
+    )
+    return await _action_error(request, ActionError("bad_form", detail, 400))
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
@@ -169,6 +180,7 @@ def create_app(
         exception_handlers={
             ActionError: _action_error,
             HTTPException: _http_error,
+            ParseError: _malformed_form,
             # Connection failures come as any of these; the handler re-raises the rest (500).
             **dict.fromkeys(UNAVAILABLE_TYPES, _unavailable),
         },
