@@ -33,6 +33,18 @@ HOLDER_COLUMNS = [
 ]
 PD_COLUMNS = ["name", "email", "school", "organisations", "period", "credentials", "pd_hours"]
 
+# A spreadsheet runs a cell that starts with one of these as a formula (a tab or carriage
+# return first is skipped by some spreadsheets, and the formula after it still runs).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string starting like a formula gets a `'`."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 HOLDERS_SQL = text(
     """
     SELECT u.name, u.email, coalesce(u.school, '') AS school,

@@ -80,10 +80,7 @@ async def report_csv(request: Request) -> Response:
     writer = csv.DictWriter(out, fieldnames=KINDS[kind], lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it.
-        writer.writerow(
-            {k: f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for k, v in row.items()}
-        )
+        writer.writerow({k: reports.spreadsheet_cell(v) for k, v in row.items()})
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
