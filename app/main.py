@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app.bodies import BodyPaceMiddleware
@@ -72,12 +72,34 @@ async def _action_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (a path may be split over several routes:
+    GET and PUT /api/v1/credentials/{id} live in different modules)."""
+    matching = [
+        route
+        for route in request.app.routes
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+    ]
+    if not matching:
+        return ""
+    # The first match is the resource the router chose ("/tasks/claim-next" before
+    # "/tasks/{task_id}"); its siblings share its path pattern.
+    chosen = matching[0].path_format
+    methods = {m for r in matching if r.path_format == chosen for m in (r.methods or set())}
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     if _wants_json(request):
-        code = "not_found" if exc.status_code == 404 else "http_error"
-        return JSONResponse({"error": code, "detail": exc.detail}, status_code=exc.status_code)
-    return PlainTextResponse(exc.detail, status_code=exc.status_code)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "detail": exc.detail}, status_code=exc.status_code, headers=headers
+        )
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=headers)
 
 
 async def _malformed_form(request: Request, exc: Exception) -> Response:
