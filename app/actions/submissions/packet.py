@@ -3,10 +3,12 @@ and the lookups the rest of the flow shares (latest version and rubric, pilot sp
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +33,7 @@ from app.models import (
 from app.runtime import Runtime
 
 EDITABLE = (SubmissionState.draft, SubmissionState.returned)
+log = logging.getLogger(__name__)
 
 
 async def latest_version(session: AsyncSession, submission_id: uuid.UUID) -> SubmissionVersion:
@@ -177,8 +180,12 @@ async def attach_artifact(
     session.add(submission)
     await session.commit()
     if stored is not None and replaced is not None and replaced != stored.sha256:
-        # A file criterion only ever holds files, all in the store `stored` was put in.
-        await stored_files.forget_file(session, stored.path.parents[1], replaced)
+        # A file criterion only ever holds files, all in the store `stored` was put in. The
+        # new artifact is committed: failing to delete the old file only leaves it on disk.
+        try:
+            await stored_files.forget_file(session, stored.path.parents[1], replaced)
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("replaced evidence file %s not removed: %r", replaced, exc)
     return artifact
 
 
