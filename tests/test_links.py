@@ -8,9 +8,13 @@ checked, and the name resolved twice (DNS rebinding).
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -161,3 +165,81 @@ async def test_a_private_intranet_can_opt_in(
     assert await link_problem(f"http://127.0.0.1:{port}/hop?to=/gone", local) == (
         "the link does not open (the server answered 404)"
     )
+
+
+def _certificate(names: list[str]) -> tuple[bytes, bytes, bytes]:
+    """A test CA's certificate, and a key and certificate it signed for `names` (PEM)."""
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+
+    def build(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = build("MCX test CA", ca_key, "MCX test CA", ca_key, True)
+    leaf = build(names[0], leaf_key, "MCX test CA", ca_key, False)
+    pem = serialization.Encoding.PEM
+    key_pem = leaf_key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return ca.public_bytes(pem), key_pem, leaf.public_bytes(pem)
+
+
+async def test_https_keeps_the_name_for_sni_and_the_certificate(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    only_loopback_one_is_public: None,
+) -> None:
+    ca_pem, key_pem, cert_pem = _certificate(["secure.example"])
+    (tmp_path / "key.pem").write_bytes(key_pem)
+    (tmp_path / "cert.pem").write_bytes(cert_pem)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    names: list[str | None] = []
+    server_context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,misc,return-value]
+    seen: list[tuple[str, str]] = []
+    handler = type("Handler", (_Site,), {"seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+
+    async def pinned(host: str, _port: int) -> list[ipaddress.IPv4Address]:
+        return [ipaddress.IPv4Address("127.0.0.1")]
+
+    monkeypatch.setattr(links, "lookup", pinned)
+    monkeypatch.setattr(links, "TLS_VERIFY", ssl.create_default_context(cadata=ca_pem.decode()))
+    try:
+        assert await link_problem(f"https://secure.example:{port}/ok", settings) is None
+        assert names == ["secure.example"]
+        assert seen == [("/ok", f"secure.example:{port}")]
+        # A certificate that does not name the link's host is not trusted.
+        wrong = await link_problem(f"https://other.example:{port}/ok", settings)
+        assert wrong == "the link does not open (no server answered)"
+        assert len(seen) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
