@@ -64,6 +64,10 @@ async def _publish_missing_keys(settings: Settings, database: str) -> int:
     try:
         async with make_sessions(engine)() as session:
             return await keys.publish_missing(session, settings.secret_key)
+    finally:
+        await engine.dispose()
+
+
 async def _ensure_vapid_key(settings: Settings, database_url: str) -> None:
     from sqlmodel.ext.asyncio.session import AsyncSession
 

@@ -8,13 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from python_multipart.exceptions import ParseError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app.auth import flush_last_used
@@ -81,12 +82,44 @@ async def _action_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (a path may be split over several routes:
+    GET and PUT /api/v1/credentials/{id} live in different modules)."""
+    matching = [
+        route
+        for route in request.app.routes
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+    ]
+    if not matching:
+        return ""
+    # The first match is the resource the router chose ("/tasks/claim-next" before
+    # "/tasks/{task_id}"); its siblings share its path pattern.
+    chosen = matching[0].path_format
+    methods = {m for r in matching if r.path_format == chosen for m in (r.methods or set())}
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     if _wants_json(request):
-        code = "not_found" if exc.status_code == 404 else "http_error"
-        return JSONResponse({"error": code, "detail": exc.detail}, status_code=exc.status_code)
-    return PlainTextResponse(exc.detail, status_code=exc.status_code)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "detail": exc.detail}, status_code=exc.status_code, headers=headers
+        )
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=headers)
+
+
+async def _malformed_form(request: Request, exc: Exception) -> Response:
+    """A form body the parser cannot read (broken multipart, bad encoding), wherever a view
+    reads it: 400 with the reason, before anything is looked up or written."""
+    detail = (
+        f"The form data could not be read ({exc}). Send a well-formed multipart/form-data "
+        "or application/x-www-form-urlencoded body."
+    )
+    return await _action_error(request, ActionError("bad_form", detail, 400))
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
@@ -210,6 +243,7 @@ def create_app(
         exception_handlers={
             ActionError: _action_error,
             HTTPException: _http_error,
+            ParseError: _malformed_form,
             # Connection failures come as any of these; the handler re-raises the rest (500).
             **dict.fromkeys(UNAVAILABLE_TYPES, _unavailable),
         },

@@ -9,6 +9,7 @@ are members of O, in any role; nobody else's. Reads only.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -45,6 +46,18 @@ CREDIT_COLUMNS = [
     "credentials",
     "amount",
 ]
+
+# A spreadsheet runs a cell that starts with one of these as a formula (a tab or carriage
+# return first is skipped by some spreadsheets, and the formula after it still runs).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string starting like a formula gets a `'`."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
 
 HOLDERS_SQL = text(
     """
@@ -100,17 +113,20 @@ async def recognized(session: AsyncSession, user: User) -> list[Organisation]:
 
 
 def _day(raw: str, name: str) -> date | None:
-    if not raw.strip():
+    """Empty (no bound) or a YYYY-MM-DD date, exactly as the API document says."""
+    if not raw:
         return None
     try:
-        return date.fromisoformat(raw.strip())
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
     except ValueError:
         raise ActionError("bad_filter", f"{name}: give a date as YYYY-MM-DD.", 422) from None
 
 
 def parse_filters(query: dict[str, str], organisations: list[Organisation]) -> Filters:
     """Filters from a query string; an organisation outside `organisations` is 404."""
-    wanted = query.get("organisation", "").strip()
+    wanted = query.get("organisation", "")
     if wanted:
         chosen = [o.id for o in organisations if o.slug == wanted]
         if not chosen:
@@ -118,9 +134,11 @@ def parse_filters(query: dict[str, str], organisations: list[Organisation]) -> F
     else:
         chosen = [o.id for o in organisations]
     credential = None
-    if raw := query.get("credential", "").strip():
+    if raw := query.get("credential", ""):
         try:
             credential = uuid.UUID(raw)
+            if str(credential) != raw.lower():  # braces, "urn:uuid:" or no dashes
+                raise ValueError(raw)
         except ValueError:
             raise ActionError("bad_filter", "Credential: choose one from the list.", 422) from None
     since = _day(query.get("from", ""), "From")

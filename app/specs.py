@@ -154,7 +154,9 @@ class StackSpec(Spec):
     organisation: Slug
     title: Annotated[str, Field(min_length=1, max_length=200)]
     description: Text = ""
-    credentials: Annotated[list[Slug], Field(min_length=2, max_length=50)]
+    credentials: Annotated[
+        list[Slug], Field(min_length=2, max_length=50, json_schema_extra={"uniqueItems": True})
+    ]
 
     @model_validator(mode="after")
     def _each_once(self) -> StackSpec:

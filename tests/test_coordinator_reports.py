@@ -8,6 +8,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import text
 
 from app.models import Role, User
 from app.reports import HOLDER_COLUMNS, PD_COLUMNS
@@ -135,3 +136,35 @@ async def _user(runtime: Runtime, email: str) -> User:
 
     async with runtime.sessions() as session:
         return (await session.exec(select(User).where(User.email == email))).one()
+
+
+async def test_csv_cells_never_start_like_a_formula_tab_and_return_included(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    # Issue 16: = + - @ were quoted, a leading tab or carriage return was not. The forms strip
+    # them, so older or imported rows put them here.
+    made = await _world(client, runtime)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE users SET school = :s, name = :n WHERE email = 'alice@mcx.example'"),
+            {"s": '\t=HYPERLINK("http://x")', "n": "\r@SUM(A1)"},
+        )
+        await conn.execute(
+            text("UPDATE credentials SET title = :t WHERE id = :id"),
+            {"t": "-2+3", "id": made["data"].id},  # type: ignore[attr-defined]
+        )
+    await log_in(client, "rec1@mcx.example", PASSWORD)
+    for path in ("/reports/holders.csv", "/reports/pd-hours.csv"):
+        _, *rows = _csv((await client.get(path)).text)
+        assert rows and all(r["school"] == '\'\t=HYPERLINK("http://x")' for r in rows), path
+        assert all(r["name"] == "'\r@SUM(A1)" for r in rows), path
+        for row in rows:
+            for column, cell in row.items():
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (path, column)
+    _, *holders = _csv((await client.get("/reports/holders.csv")).text)
+    assert {r["credential"] for r in holders} == {"Coaching", "'-2+3"}
+    # An empty cell stays empty (not a lone quote).
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("UPDATE users SET school = NULL"))
+    _, *holders = _csv((await client.get("/reports/holders.csv")).text)
+    assert {r["school"] for r in holders} == {""}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from arq import cron
+from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
@@ -27,6 +29,54 @@ from workers.uploads import sweep_uploads
 
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 1.0
+
+# How long a running job's "in progress" mark lasts unless its worker renews it. A live worker
+# renews the marks of its running jobs every third of this; a killed worker stops, so another
+# worker takes its jobs at most this long after the kill. (arq alone makes the mark last the
+# whole job timeout + 10 s: a packet waited over 5 minutes.)
+JOB_LEASE_SECONDS = 10
+
+# Renews the in-progress marks of the jobs one worker is running.
+# KEYS: their in-progress keys; ARGV[1]: the lease in milliseconds. Returns nothing.
+# Extends a mark to the lease, never shortens one (arq keeps a finished cron job's mark for
+# 60 s so no other worker runs it again) and never brings back one that is gone (a finished
+# job's mark is deleted).
+RENEW_LUA = """
+for _, key in ipairs(KEYS) do
+  local left = redis.call('PTTL', key)
+  if left >= 0 and left < tonumber(ARGV[1]) then
+    redis.call('PEXPIRE', key, ARGV[1])
+  end
+end
+"""
+
+
+class LeasedWorker(Worker):
+    """arq's Worker with a short in-progress mark that it renews while a job runs, instead of
+    one as long as the job timeout: a killed worker's jobs run again within JOB_LEASE_SECONDS.
+    (Jobs are idempotent: a job cut off part-way, or one whose worker stalled past its lease,
+    may run twice and does its work once.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_progress_timeout_s = JOB_LEASE_SECONDS
+        self._renewed_at = 0.0
+
+    async def heart_beat(self) -> None:
+        # Called by arq once per poll (every poll_delay), however busy the worker is.
+        await super().heart_beat()
+        now = time.monotonic()
+        if now - self._renewed_at >= JOB_LEASE_SECONDS / 3:
+            self._renewed_at = now
+            await self.renew_leases()
+
+    async def renew_leases(self) -> None:
+        running = [job_id for job_id, task in self.tasks.items() if not task.done()]
+        if running:
+            keys = [in_progress_key_prefix + job_id for job_id in running]
+            await self.pool.eval(  # type: ignore[misc]
+                RENEW_LUA, len(keys), *keys, str(JOB_LEASE_SECONDS * 1000)
+            )
 
 
 def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
@@ -74,7 +124,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
         "redis_settings": arq_settings(redis_url),
         "queue_name": settings.redis_prefix + "arq:queue",
         "max_jobs": 20,
-        # Also how long a job whose worker died stays claimed before another worker takes it.
+        # The longest a job may run; a dead worker's job returns after JOB_LEASE_SECONDS.
         "job_timeout": settings.job_timeout_seconds,
         # arq polls its queue; 0.1 s instead of 0.5 s puts a packet in the queue 4x sooner.
         "poll_delay": 0.1,
@@ -83,7 +133,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
 
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     """An arq worker for these settings (whose URLs must already be resolved)."""
-    return Worker(**worker_settings(settings, settings.redis_url or ""), burst=burst)
+    return LeasedWorker(**worker_settings(settings, settings.redis_url or ""), burst=burst)
 
 
 async def _work(settings: Settings, *, burst: bool) -> None:

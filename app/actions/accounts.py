@@ -88,6 +88,41 @@ async def create_user(
     return user
 
 
+# One atomic step, so the limit holds however many guesses arrive at once: a guess is
+# admitted (and counted) only while both counters are under their limits; the check and the
+# count are the same step, and the password is verified only after it.
+# KEYS[1] failures for the email, KEYS[2] failures for the address
+# ARGV[1] email limit, ARGV[2] address limit, ARGV[3] window in seconds
+# Returns 1 (admitted: both counters were incremented, a new counter starts its window) or 0.
+LOGIN_ATTEMPT_LUA = """
+local by_email = tonumber(redis.call('GET', KEYS[1]) or '0')
+local by_ip = tonumber(redis.call('GET', KEYS[2]) or '0')
+if by_email >= tonumber(ARGV[1]) or by_ip >= tonumber(ARGV[2]) then
+  return 0
+end
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  if redis.call('TTL', key) == -1 then
+    redis.call('EXPIRE', key, ARGV[3])
+  end
+end
+return 1
+"""
+
+# A log-in succeeded: the email's failures are forgotten, and the attempt's place in the
+# address's count is given back (never below zero, never on a counter whose window ended).
+# KEYS[1] failures for the email, KEYS[2] failures for the address. Returns nothing.
+LOGIN_SUCCEEDED_LUA = """
+redis.call('DEL', KEYS[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
+  redis.call('DECR', KEYS[2])
+end
+"""
+
+# An address gets more room than one account: a school shares one public IP.
+ADDRESS_FACTOR = 10
+
+
 def _throttle_keys(settings: Settings, email: str, ip: str) -> tuple[str, str]:
     prefix = settings.redis_prefix + "login:fail:"
     return prefix + "email:" + email, prefix + "ip:" + ip
@@ -96,14 +131,24 @@ def _throttle_keys(settings: Settings, email: str, ip: str) -> tuple[str, str]:
 async def log_in(
     session: AsyncSession, redis: Redis, settings: Settings, *, email: str, password: str, ip: str
 ) -> User:
-    """The user for these credentials; failures count per email and per address in Redis."""
+    """The user for these credentials.
+
+    Every attempt is counted per email and per address in Redis before its password is
+    checked; past the limit an attempt is refused (429) unchecked. A success clears the
+    email's count and gives back its own place in the address's count.
+    """
     email = normalise_email(email)
     by_email, by_ip = _throttle_keys(settings, email, ip)
-    counts = await redis.mget(by_email, by_ip)
-    # An address gets more room than one account: a school shares one public IP.
-    if int(counts[0] or 0) >= settings.login_max_failures or int(counts[1] or 0) >= (
-        settings.login_max_failures * 10
-    ):
+    admitted = await redis.eval(  # type: ignore[misc]
+        LOGIN_ATTEMPT_LUA,
+        2,
+        by_email,
+        by_ip,
+        str(settings.login_max_failures),
+        str(settings.login_max_failures * ADDRESS_FACTOR),
+        str(settings.login_window_seconds),
+    )
+    if not int(admitted):
         minutes = max(1, settings.login_window_seconds // 60)
         raise ActionError(
             "too_many_attempts",
@@ -114,13 +159,8 @@ async def log_in(
     if not verify_password(user.password_hash if user else None, password) or (
         user is None or not user.is_active
     ):
-        async with redis.pipeline(transaction=True) as pipe:
-            for key in (by_email, by_ip):
-                pipe.incr(key)
-                pipe.expire(key, settings.login_window_seconds)
-            await pipe.execute()
         raise ActionError("bad_credentials", "That email and password do not match.", 401)
-    await redis.delete(by_email)
+    await redis.eval(LOGIN_SUCCEEDED_LUA, 2, by_email, by_ip)  # type: ignore[misc]
     user.last_login_at = datetime.now(UTC)
     session.add(user)
     await session.commit()

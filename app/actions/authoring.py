@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import access, evidence
-from app.actions import catalog
+from app.actions import catalog, stored_files
 from app.actions.submissions import latest_rubric
 from app.actions.transfer import spec_of
 from app.errors import ActionError, not_found
@@ -183,6 +183,7 @@ async def set_badge_image(
     )
     if problem:
         raise ActionError("bad_image", f"The badge image cannot be used: {problem}.", 422)
+    await stored_files.hold_file(session, stored)  # no refused upload removes it meanwhile
     url = f"/credential-images/{stored.sha256}.{BADGE_TYPES[stored.media_type]}"
     credential.badge_image = url
     credential.updated_at = datetime.now(UTC)

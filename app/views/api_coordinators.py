@@ -12,18 +12,25 @@ from app.actions import appeals, catalog
 from app.errors import not_found
 from app.models import Credential
 from app.specs import RubricSpec
+from app.views.api_shapes import text_at_least
 from app.views.apikit import body, caller, path_id
 
 
+# The patterns tell API clients what the actions check (text counted once stripped); the
+# actions' own messages stay the ones people see.
 class AppealIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(max_length=appeals.MAX_REASON)
+    reason: str = Field(
+        max_length=appeals.MAX_REASON, json_schema_extra={"pattern": text_at_least(10)}
+    )
 
 
 class RulingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     overturn: bool
-    ruling: str = Field(max_length=appeals.MAX_REASON)
+    ruling: str = Field(
+        max_length=appeals.MAX_REASON, json_schema_extra={"pattern": text_at_least(1)}
+    )
 
 
 async def appeal(request: Request) -> JSONResponse:

@@ -35,10 +35,15 @@ async def caller(request: Request) -> tuple[Runtime, User]:
 
 
 def path_id(request: Request, name: str) -> uuid.UUID:
+    """The id in the path, in the UUID form the API document names (else 404)."""
+    raw = request.path_params[name]
     try:
-        return uuid.UUID(request.path_params[name])
+        parsed = uuid.UUID(raw)
     except ValueError:
         raise ActionError("not_found", "That was not found.", 404) from None
+    if str(parsed) != raw.lower():  # braces, "urn:uuid:" or no dashes: not the documented form
+        raise ActionError("not_found", "That was not found.", 404)
+    return parsed
 
 
 async def body(request: Request, model: type[M]) -> M:

@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
 
+from app.actions.transfer import FORMAT, CatalogueSpec
 from app.specs import CredentialSpec, RubricSpec, StackSpec
+from app.views import api_shapes as shapes
 from app.views.api_catalogue import AnswerIn, FlagIn, ModerationIn, RatingIn, RecognitionIn
 from app.views.api_coordinators import AppealIn, RulingIn
 from app.views.api_journey import GoalsIn
@@ -29,10 +31,13 @@ OBJECT: dict[str, Any] = {"type": "object"}
 UUID = {"type": "string", "format": "uuid"}
 SLUG = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}
 DAY = {"type": "string", "format": "date"}
-CATALOGUE = {
-    "type": "object",
-    "description": "an export document (GET /organisations/{organisation}/catalogue)",
-}
+
+
+def or_empty(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema, or an empty value meaning "no filter" (as an HTML form sends it)."""
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -45,15 +50,40 @@ IDEMPOTENCY_KEY = {
 @dataclass(frozen=True)
 class Operation:
     status: int = 200  # the success answer
+    success: dict[str, Any] = field(default_factory=lambda: OBJECT)  # its JSON body
     body: type[BaseModel] | None = None
     query: tuple[dict[str, Any], ...] = ()
     headers: tuple[dict[str, Any], ...] = ()
     public: bool = False  # no log-in needed
-    success_content: dict[str, Any] = field(default_factory=lambda: {JSON: {"schema": OBJECT}})
+    success_content: dict[str, Any] | None = None  # instead of JSON `success`
     extra_body: dict[str, Any] = field(default_factory=dict)  # other media types accepted
     path: dict[str, dict[str, Any]] = field(default_factory=dict)  # path params not uuids
+    errors: frozenset[int] = frozenset()  # refusals beyond those every such operation has
+    description: str = ""  # rules a JSON Schema cannot state
 
 
+# Why each refusal happens; every refusal's body is an Error.
+REFUSALS = {
+    400: "the body or a header cannot be read (bad JSON, a NUL, a malformed form or upload)",
+    401: "no valid personal token or session",
+    403: "a cookie session without its CSRF token",
+    404: "not found, or not yours (the two look the same)",
+    408: "the request body stalled or dripped too slowly",
+    409: "the state does not allow it now (see `error`)",
+    413: "the body is larger than this operation accepts",
+    415: "the file's type (read from its bytes) is not one this criterion takes",
+    422: "the input is well-formed but not valid (`detail` names the field)",
+    429: "too many at once (uploads: at most 4 per person)",
+    503: "PostgreSQL or Redis cannot be reached; retry after Retry-After seconds",
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "required": True,
+        "description": "seconds to wait before trying again",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+LEASE = frozenset({409})  # the claim is gone, or was extended already
 ARTIFACT_BODIES = {
     "multipart/form-data": {
         "schema": {
@@ -66,6 +96,7 @@ ARTIFACT_BODIES = {
 }
 ARTIFACT = Operation(
     status=201,
+    success=shapes.ATTACHED,
     body=TextIn,
     query=(
         {
@@ -85,7 +116,24 @@ ARTIFACT = Operation(
         },
     ),
     extra_body=ARTIFACT_BODIES,
+    errors=frozenset({409, 415, 429}),
 )
+LIFECYCLE = frozenset({409})  # the packet is not in a state that allows this step
+AUTHORED_RULES = (
+    "Beyond the schema, 422 when: a rubric criterion's levels do not rise in points, lowest "
+    "first; min_level names no level; a pilot has no pilot_spots; a pilot or published "
+    "credential has no rubric or no required submission criterion; the organisation or a "
+    "stacked credential does not exist."
+)
+CATALOGUE_EXPORT = {
+    "type": "object",
+    "required": ["format", "credentials", "stacks"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "credentials": {"type": "array", "items": {"$ref": REF.format(model="CredentialSpec")}},
+        "stacks": {"type": "array", "items": {"$ref": REF.format(model="StackSpec")}},
+    },
+}  # the packet is not in a state that allows this step
 
 
 def _answer(required: dict[str, Any]) -> dict[str, Any]:
@@ -257,8 +305,9 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("get", "/api/v1/me"): Operation(),
+    ("get", "/api/v1/me"): Operation(success=shapes.ME),
     ("get", "/api/v1/notifications"): Operation(
+        success=shapes.NOTIFICATIONS,
         query=(
             {
                 "name": "after",
@@ -267,52 +316,114 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "description": "only notifications with a larger id (catch-up after offline)",
                 "schema": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
             },
-        )
+        ),
+        errors=frozenset({422}),
     ),
-    ("get", "/api/v1/openapi.json"): Operation(public=True),
-    ("get", "/api/v1/credentials"): Operation(public=True),
-    ("get", "/api/v1/credentials/{credential_id}"): Operation(public=True),
-    ("put", "/api/v1/credentials/{credential_id}/rubric"): Operation(status=201, body=RubricSpec),
-    ("post", "/api/v1/submissions"): Operation(status=201, body=StartIn),
-    ("get", "/api/v1/submissions/{submission_id}"): Operation(),
+    ("get", "/api/v1/openapi.json"): Operation(public=True, success=shapes.OPENAPI),
+    ("get", "/api/v1/credentials"): Operation(public=True, success=shapes.CREDENTIALS),
+    ("get", "/api/v1/credentials/{credential_id}"): Operation(
+        public=True, success=shapes.CREDENTIAL
+    ),
+    ("put", "/api/v1/credentials/{credential_id}/rubric"): Operation(
+        status=201, success=shapes.RUBRIC_VERSION, body=RubricSpec, description=AUTHORED_RULES
+    ),
+    ("post", "/api/v1/submissions"): Operation(
+        status=201, success=shapes.SUBMISSION, body=StartIn, errors=frozenset({404, 409})
+    ),
+    ("get", "/api/v1/submissions/{submission_id}"): Operation(success=shapes.SUBMISSION),
     ("post", "/api/v1/submissions/{submission_id}/artifacts/{criterion_id}"): ARTIFACT,
     ("put", "/api/v1/submissions/{submission_id}/artifacts/{criterion_id}"): ARTIFACT,
-    ("post", "/api/v1/submissions/{submission_id}/submit"): Operation(status=202),
-    ("post", "/api/v1/submissions/{submission_id}/withdraw"): Operation(),
-    ("post", "/api/v1/submissions/{submission_id}/edit"): Operation(),
-    ("post", "/api/v1/submissions/{submission_id}/resubmit"): Operation(status=201),
-    ("post", "/api/v1/submissions/{submission_id}/appeal"): Operation(status=201, body=AppealIn),
-    ("post", "/api/v1/appeals/{appeal_id}/ruling"): Operation(body=RulingIn),
+    ("post", "/api/v1/submissions/{submission_id}/submit"): Operation(
+        status=202, success=shapes.SUBMISSION, errors=LIFECYCLE | {413, 422}
+    ),
+    ("post", "/api/v1/submissions/{submission_id}/withdraw"): Operation(
+        success=shapes.SUBMISSION_STATE, errors=LIFECYCLE
+    ),
+    ("post", "/api/v1/submissions/{submission_id}/edit"): Operation(
+        success=shapes.SUBMISSION_STATE, errors=LIFECYCLE
+    ),
+    ("post", "/api/v1/submissions/{submission_id}/resubmit"): Operation(
+        status=201, success=shapes.SUBMISSION, errors=LIFECYCLE
+    ),
+    ("post", "/api/v1/submissions/{submission_id}/appeal"): Operation(
+        status=201, success=shapes.APPEAL, body=AppealIn, errors=LIFECYCLE
+    ),
+    ("post", "/api/v1/appeals/{appeal_id}/ruling"): Operation(
+        success=shapes.APPEAL, body=RulingIn, errors=frozenset({409})
+    ),
     ("get", "/api/v1/artifacts/{artifact_id}"): Operation(
         success_content={"*/*": {"schema": {"type": "string", "format": "binary"}}}
     ),
-    ("post", "/api/v1/credentials"): Operation(status=201, body=CredentialSpec),
-    ("put", "/api/v1/credentials/{credential_id}"): Operation(body=CredentialSpec),
-    ("post", "/api/v1/stacks"): Operation(status=201, body=StackSpec),
-    ("get", "/api/v1/organisations/{organisation}/catalogue"): Operation(
-        path={"organisation": SLUG}
+    ("post", "/api/v1/credentials"): Operation(
+        status=201,
+        success=shapes.AUTHORED,
+        body=CredentialSpec,
+        errors=frozenset({404, 409}),
+        description=AUTHORED_RULES,
     ),
-    ("post", "/api/v1/catalogue"): Operation(status=201, extra_body={JSON: {"schema": CATALOGUE}}),
-    ("post", "/api/v1/credentials/{credential_id}/waitlist"): Operation(status=201),
-    ("delete", "/api/v1/credentials/{credential_id}/waitlist"): Operation(),
+    ("put", "/api/v1/credentials/{credential_id}"): Operation(
+        success=shapes.CHANGED,
+        body=CredentialSpec,
+        errors=frozenset({409}),
+        description=AUTHORED_RULES,
+    ),
+    ("post", "/api/v1/stacks"): Operation(
+        status=201,
+        success=shapes.STACK,
+        body=StackSpec,
+        errors=frozenset({404, 409}),
+        description=AUTHORED_RULES,
+    ),
+    ("get", "/api/v1/organisations/{organisation}/catalogue"): Operation(
+        success=CATALOGUE_EXPORT,
+        path={"organisation": SLUG},
+    ),
+    ("post", "/api/v1/catalogue"): Operation(
+        status=201,
+        success=shapes.IMPORTED,
+        body=CatalogueSpec,
+        errors=frozenset({404, 409}),
+        description=AUTHORED_RULES + " The 422 lists every error with its path.",
+    ),
+    ("post", "/api/v1/credentials/{credential_id}/waitlist"): Operation(
+        status=201, success=shapes.WAITING, errors=frozenset({409})
+    ),
+    ("delete", "/api/v1/credentials/{credential_id}/waitlist"): Operation(
+        success=shapes.NOT_WAITING
+    ),
     ("get", "/api/v1/reports/{kind}"): Operation(
+        success=shapes.REPORT,
         path={"kind": {"type": "string", "enum": ["holders", "pd-hours", "credit"]}},
         query=(
-            {"name": "organisation", "in": "query", "required": False, "schema": SLUG},
-            {"name": "credential", "in": "query", "required": False, "schema": UUID},
-            {"name": "from", "in": "query", "required": False, "schema": DAY},
-            {"name": "to", "in": "query", "required": False, "schema": DAY},
+            {"name": "organisation", "in": "query", "required": False, "schema": or_empty(SLUG)},
+            {"name": "credential", "in": "query", "required": False, "schema": or_empty(UUID)},
+            {"name": "from", "in": "query", "required": False, "schema": or_empty(DAY)},
+            {"name": "to", "in": "query", "required": False, "schema": or_empty(DAY)},
         ),
+        errors=frozenset({422}),
     ),
-    ("get", "/api/v1/tasks"): Operation(),
-    ("post", "/api/v1/tasks/claim-next"): Operation(status=201, headers=(IDEMPOTENCY_KEY,)),
-    ("get", "/api/v1/tasks/{task_id}"): Operation(),
-    ("post", "/api/v1/tasks/{task_id}/claim"): Operation(status=201, headers=(IDEMPOTENCY_KEY,)),
-    ("post", "/api/v1/tasks/{task_id}/extend"): Operation(body=ClaimRef),
-    ("post", "/api/v1/tasks/{task_id}/release"): Operation(body=ClaimRef),
-    ("put", "/api/v1/tasks/{task_id}/review"): Operation(body=ReviewIn),
+    ("get", "/api/v1/tasks"): Operation(success=shapes.TASKS),
+    ("post", "/api/v1/tasks/claim-next"): Operation(
+        status=201,
+        success=shapes.CLAIM,
+        headers=(IDEMPOTENCY_KEY,),
+        errors=frozenset({400, 404, 409}),  # 404: no work for me now
+    ),
+    ("get", "/api/v1/tasks/{task_id}"): Operation(success=shapes.TASK),
+    ("post", "/api/v1/tasks/{task_id}/claim"): Operation(
+        status=201, success=shapes.CLAIM, headers=(IDEMPOTENCY_KEY,), errors=frozenset({400, 409})
+    ),
+    ("post", "/api/v1/tasks/{task_id}/extend"): Operation(
+        success=shapes.CLAIM, body=ClaimRef, errors=LEASE
+    ),
+    ("post", "/api/v1/tasks/{task_id}/release"): Operation(
+        success=shapes.RELEASED, body=ClaimRef, errors=LEASE
+    ),
+    ("put", "/api/v1/tasks/{task_id}/review"): Operation(
+        success=shapes.REVIEW, body=ReviewIn, errors=LEASE
+    ),
     ("post", "/api/v1/tasks/{task_id}/review"): Operation(
-        status=201, body=ReviewIn, headers=(IDEMPOTENCY_KEY,)
+        status=201, success=shapes.REVIEW, body=ReviewIn, headers=(IDEMPOTENCY_KEY,), errors=LEASE
     ),
     **CATALOGUE_OPERATIONS,
 }
@@ -327,6 +438,20 @@ def _schema_of(model: type[BaseModel], components: dict[str, Any]) -> dict[str, 
     return {"$ref": REF.format(model=model.__name__)}
 
 
+def _refusals(route: Route, method: str, op: Operation) -> set[int]:
+    """Every refusal status the operation can answer with."""
+    statuses = {503, *op.errors}
+    if not op.public:
+        statuses.add(401)
+    if _PATH_PARAM.search(route.path):
+        statuses.add(404)
+    if op.body is not None or op.extra_body:
+        statuses |= {400, 408, 413, 422}
+    if method in ("post", "put", "patch", "delete"):
+        statuses.add(403)  # only a cookie session needs the CSRF token
+    return statuses
+
+
 def _operation(
     route: Route, method: str, op: Operation | None, components: dict[str, Any]
 ) -> dict[str, Any]:
@@ -337,28 +462,33 @@ def _operation(
         for name in _PATH_PARAM.findall(route.path)
     ]
     parameters += [*described.query, *described.headers]
-    responses: dict[str, Any] = {
-        str(described.status): {"description": "done", "content": described.success_content},
-        "default": {
-            "description": 'an error: {"error": code, "detail": message}',
+    success = described.success_content or {JSON: {"schema": described.success}}
+    responses: dict[str, Any] = {str(described.status): {"description": "done", "content": success}}
+    for status in sorted(_refusals(route, method, described)):
+        responses[str(status)] = {
+            "description": REFUSALS[status],
             "content": {JSON: {"schema": ERROR}},
-        },
-    }
+        }
+        if status == 503:
+            responses[str(status)]["headers"] = RETRY_AFTER
     operation: dict[str, Any] = {
         "summary": doc,
         "operationId": f"{method}_{route.name}",
         "parameters": parameters,
         "responses": responses,
     }
+    # Every body is required: sent without one, each operation refuses (400 or 422).
     if described.body is not None:
         content = {JSON: {"schema": _schema_of(described.body, components)}}
-        operation["requestBody"] = {"required": False, "content": content | described.extra_body}
+        operation["requestBody"] = {"required": True, "content": content | described.extra_body}
     elif described.extra_body:
-        operation["requestBody"] = {"required": False, "content": described.extra_body}
+        operation["requestBody"] = {"required": True, "content": described.extra_body}
     if described.public:
         operation["security"] = [{}, {"token": []}, {"cookie": []}]
     if op is None:
         operation["description"] = "Not described in detail yet."
+    elif op.description:
+        operation["description"] = op.description
     return operation
 
 
@@ -371,6 +501,8 @@ def openapi_document(app_routes: list[BaseRoute]) -> dict[str, Any]:
             "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
         }
     }
+    for model in (CredentialSpec, StackSpec):  # the catalogue export refers to them too
+        _schema_of(model, components)
     paths: dict[str, dict[str, Any]] = {}
     for route in app_routes:
         if not isinstance(route, Route) or not route.path.startswith("/api/v1"):
@@ -382,7 +514,14 @@ def openapi_document(app_routes: list[BaseRoute]) -> dict[str, Any]:
             )
     return {
         "openapi": "3.1.0",
-        "info": {"title": "MCX API", "version": "1"},
+        "info": {
+            "title": "MCX API",
+            "version": "1",
+            "description": (
+                'Errors are {"error": code, "detail": message}. No text may hold a NUL '
+                "character (400 bad_text): PostgreSQL cannot store one."
+            ),
+        },
         "components": {
             "schemas": components,
             "securitySchemes": {

@@ -21,9 +21,6 @@ from app.errors import not_found
 from app.models import Credential, Organisation
 from app.templating import templates
 
-# A cell starting with one of these runs as a formula in a spreadsheet (an empty cell
-# does not: str.startswith, never `v[:1] in "=+-@"`, which holds for "").
-FORMULA = ("=", "+", "-", "@")
 KINDS = {
     "holders": reports.HOLDER_COLUMNS,
     "pd-hours": reports.PD_COLUMNS,
@@ -143,13 +140,7 @@ async def report_csv(request: Request) -> Response:
     writer = csv.DictWriter(out, fieldnames=KINDS[kind], lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it.
-        writer.writerow(
-            {
-                k: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA) else v
-                for k, v in row.items()
-            }
-        )
+        writer.writerow({k: reports.spreadsheet_cell(v) for k, v in row.items()})
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -229,9 +229,8 @@ async def cluster(private_pg: PrivatePostgres, tmp_path: Path) -> AsyncIterator[
         "REDIS_URL": private_redis.url,
         "MCX_REDIS_PREFIX": prefix,
         "MCX_DATA_DIR": str(tmp_path),
-        # Claims and lease expiry are exercised directly; a short job timeout lets arq hand a
-        # job whose worker died to another worker within seconds (see test_worker_killed).
-        "MCX_JOB_TIMEOUT_SECONDS": "3",
+        # The default job timeout (300 s): a job whose worker died must come back within the
+        # worker's job lease, not the timeout (test_killed_mid_job).
     }
     settings = load_settings(
         database_url=database, redis_url=private_redis.url, redis_prefix=prefix, data_dir=tmp_path

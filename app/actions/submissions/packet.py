@@ -3,14 +3,17 @@ and the lookups the rest of the flow shares (latest version and rubric, pilot sp
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import evidence
+from app.actions import stored_files
 from app.actions.pilots import spots_taken
 from app.errors import ActionError, not_found
 from app.models import (
@@ -30,6 +33,7 @@ from app.models import (
 from app.runtime import Runtime
 
 EDITABLE = (SubmissionState.draft, SubmissionState.returned)
+log = logging.getLogger(__name__)
 
 
 async def latest_version(session: AsyncSession, submission_id: uuid.UUID) -> SubmissionVersion:
@@ -133,7 +137,8 @@ async def attach_artifact(
     url: str | None = None,
     body: str | None = None,
 ) -> Artifact:
-    """Attach (or replace) the artifact for one criterion of the packet being prepared."""
+    """Attach (or replace) the artifact for one criterion of the packet being prepared. A
+    replaced file leaves the evidence store once no other row refers to its bytes."""
     submission, version = await editable_packet(session, earner, submission_id)
     criterion = await criterion_of(session, submission, criterion_id)
     artifact = Artifact(version_id=version.id, criterion_id=criterion.id, kind=criterion.kind)
@@ -161,14 +166,26 @@ async def attach_artifact(
         artifact.media_type = stored.media_type
         artifact.sha256 = stored.sha256
         artifact.size_bytes = stored.size
-    await session.exec(
-        text("DELETE FROM artifacts WHERE version_id = :v AND criterion_id = :c"),  # type: ignore[call-overload]
-        params={"v": version.id, "c": criterion.id},
-    )
+        await stored_files.hold_file(session, stored)
+    replaced = (
+        await session.exec(
+            text(  # type: ignore[call-overload]
+                "DELETE FROM artifacts WHERE version_id = :v AND criterion_id = :c RETURNING sha256"
+            ),
+            params={"v": version.id, "c": criterion.id},
+        )
+    ).scalar_one_or_none()
     session.add(artifact)
     submission.updated_at = datetime.now(UTC)
     session.add(submission)
     await session.commit()
+    if stored is not None and replaced is not None and replaced != stored.sha256:
+        # A file criterion only ever holds files, all in the store `stored` was put in. The
+        # new artifact is committed: failing to delete the old file only leaves it on disk.
+        try:
+            await stored_files.forget_file(session, stored.path.parents[1], replaced)
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("replaced evidence file %s not removed: %r", replaced, exc)
     return artifact
 
 
@@ -200,10 +217,6 @@ async def set_privacy(
 
 
 async def discard_unreferenced(runtime: Runtime, stored: evidence.StoredFile) -> None:
-    """A refused upload leaves nothing behind, unless another artifact holds the same bytes."""
+    """A refused upload leaves nothing behind, unless another row holds the same bytes."""
     async with runtime.sessions() as session:
-        used = (
-            await session.exec(select(Artifact.id).where(Artifact.sha256 == stored.sha256))
-        ).first()
-    if used is None:
-        stored.path.unlink(missing_ok=True)
+        await stored_files.forget_file(session, runtime.settings.uploads_dir, stored.sha256)

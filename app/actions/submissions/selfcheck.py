@@ -6,14 +6,10 @@ of the packet against the rubric (shown to reviewers only if the earner opts in)
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
-import httpx
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +18,7 @@ from app.actions.catalog import criteria_of
 from app.actions.submissions.drafts import word_count
 from app.actions.submissions.packet import editable_packet
 from app.errors import ActionError
+from app.links import link_problem
 from app.models import (
     Artifact,
     ArtifactKind,
@@ -33,7 +30,6 @@ from app.models import (
     User,
 )
 from app.runtime import Runtime
-from app.settings import Settings
 
 
 @dataclass
@@ -106,37 +102,6 @@ async def packet_problems(
         for a in (await session.exec(select(Artifact).where(Artifact.version_id == version_id)))
     }
     return Checklist(_packet_problems(list(criteria), artifacts))
-
-
-async def _public_address(host: str) -> bool:
-    """Whether every address the host resolves to is a public one (no SSRF into the
-    network MCX runs in: loopback, private, link-local, metadata addresses)."""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        return False
-    addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
-    return bool(addresses) and all(a.is_global for a in addresses)
-
-
-async def link_problem(url: str, settings: Settings) -> str | None:
-    """None when the link answers (status below 400) within the time limit; else why not."""
-    host = urlsplit(url).hostname or ""
-    if not settings.link_check_private and not await _public_address(host):
-        return "MCX cannot reach this address to check it; make sure reviewers can open it"
-    try:
-        async with httpx.AsyncClient(
-            timeout=settings.link_check_seconds, follow_redirects=True, max_redirects=5
-        ) as client:
-            async with client.stream("GET", url, headers={"User-Agent": "MCX link check"}) as got:
-                status = got.status_code
-    except httpx.TimeoutException:
-        return f"the link did not answer within {settings.link_check_seconds:g} seconds"
-    except httpx.HTTPError:
-        return "the link does not open (no server answered)"
-    if status >= 400:
-        return f"the link does not open (the server answered {status})"
-    return None
 
 
 async def self_check(runtime: Runtime, earner: User, submission_id: uuid.UUID) -> Checklist:
