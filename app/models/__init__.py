@@ -29,6 +29,7 @@ from app.models.journey import (
     SelfAssessment,
     StudyGroup,
 )
+from app.models.media import MediaFile, MediaState, ReviewMoment
 from app.models.notifications import AuditEntry, Notification
 from app.models.people import ApiToken, Membership, Organisation, Role, User
 from app.models.quality import (
@@ -57,6 +58,9 @@ from app.models.reviews import (
 from app.models.submissions import Artifact, Privacy, Submission, SubmissionState, SubmissionVersion
 
 __all__ = [
+    "MediaFile",
+    "MediaState",
+    "ReviewMoment",
     "ReviewerStanding",
     "QualityPolicy",
     "FeedbackRating",

@@ -1,0 +1,6 @@
+"""Classroom video and audio: probing with PyAV (FFmpeg's libraries, shipped in the `av`
+wheels), renditions every phone plays, automated observations, and the evidence summary.
+
+Nothing here touches the database or the network; actions and workers call these. PyAV
+work is blocking: async callers run it in a worker thread.
+"""
