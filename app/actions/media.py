@@ -87,7 +87,9 @@ async def request_media(runtime: Runtime, artifacts: Iterable[Artifact]) -> list
     enqueued = []
     for sha in waiting:
         try:
-            await runtime.arq.enqueue_job("prepare_media", sha, _job_id=f"media:{sha}")
+            # arq's job ids are global to the Redis: the prefix keeps MCXs sharing one apart.
+            job_id = f"{runtime.settings.redis_prefix}media:{sha}"
+            await runtime.arq.enqueue_job("prepare_media", sha, _job_id=job_id)
             enqueued.append(sha)
         except RedisError as exc:
             # Still `pending` in PostgreSQL: the evidence check asks again.

@@ -165,7 +165,7 @@ def _transcode(
                         continue
                     if progress is not None and duration > 0:
                         percent = max(0, min(99, int(100 * tell / duration)))
-                        if percent != last_told:
+                        if percent > last_told:  # tracks interleave: never backwards
                             last_told = percent
                             progress(percent)
             if ain_out is not None and to_out is not None:
