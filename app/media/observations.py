@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.media.measure import gaps
-from app.media.probe import seconds_text
+from app.media.probe import seconds_text as _clock
 
 PAUSE_SECONDS = 3.0  # a silence this long after speech is a pause (a proxy for wait time)
 LONG_SILENCE = 30.0
@@ -104,6 +104,11 @@ def strip(measures: dict[str, Any]) -> Strip | None:
         return None
     speech = [(float(a), float(b)) for a, b in measures.get("speech", [])]
     return Strip(float(measures["duration"]), speech)
+
+
+def seconds_text(seconds: float) -> str:
+    """A measured length, to the nearest second (a moment on the timeline is floored)."""
+    return _clock(round(seconds))
 
 
 def range_text(min_seconds: int | None, max_seconds: int | None) -> str:
