@@ -141,6 +141,17 @@ function followPreparation(root) {
   const status = root.querySelector('[data-media-status]');
   let polls = 0;
   let timer = null;
+  // A page with a review being written is never reloaded under the reviewer's fingers.
+  const writing = document.querySelector('[data-review-form]');
+  const done = (data) => {
+    clearTimeout(timer);
+    if (!writing) return location.reload();
+    status.hidden = false;
+    status.textContent =
+      data?.state === 'failed'
+        ? data.status
+        : 'A phone-friendly copy is ready: reload the page (your draft is saved) to play it.';
+  };
   const look = async () => {
     polls += 1;
     try {
@@ -149,7 +160,7 @@ function followPreparation(root) {
       });
       if (response.ok) {
         const data = await response.json();
-        if (data.state === 'ready' || data.state === 'failed') return location.reload();
+        if (data.state === 'ready' || data.state === 'failed') return done(data);
         status.hidden = false;
         status.textContent = data.status;
         const bar = document.createElement('progress');
@@ -166,8 +177,7 @@ function followPreparation(root) {
     const n = message.notification;
     if (message.type !== 'notification' || !n) return;
     if ((n.kind === 'media.ready' || n.kind === 'media.failed') && n.payload?.artifact_id === root.dataset.artifactId) {
-      clearTimeout(timer);
-      location.reload();
+      done(null);
     }
   });
 }

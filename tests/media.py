@@ -73,9 +73,11 @@ def clip(
     fps: int = 10,
     sample_rate: int = 48000,
     faststart: bool = False,
+    rotation: int = 0,
 ) -> bytes:
     """A real video or audio file made with PyAV (no video_codec: audio only); faststart
-    puts the index before the media, as for streaming."""
+    puts the index before the media, as for streaming; rotation (degrees, counter-clockwise)
+    is the display rotation phones write instead of turning the picture."""
     folder = tempfile.TemporaryDirectory(prefix="mcx-clip-")
     out = Path(folder.name) / f"clip.{container}"  # faststart re-reads the file by name
     options = {"movflags": "+faststart"} if faststart else {}
@@ -86,6 +88,8 @@ def clip(
             vs.pix_fmt = "yuv420p"
             if video_codec in ("libx264", "libx265"):
                 vs.options = {"preset": "ultrafast", "x265-params": "log-level=error"}
+            if rotation:  # a phone held upright records sideways and says so
+                vs.set_display_rotation(rotation)
         aus = muxer.add_stream(audio_codec, rate=sample_rate) if audio_codec else None
         if aus is not None:
             aus.layout = "mono"

@@ -149,13 +149,34 @@ def test_poster_and_thumbnails_are_jpegs_of_the_picture(
 def test_audio_only_becomes_aac_m4a(tmp_path: Path) -> None:
     source = tmp_path / "memo.m4a"
     source.write_bytes(media.clip([(2.0, "moving", "tone")], video_codec=None))
+    told: list[int] = []
     made = renditions.make(
-        source, tmp_path / "out", probe(source, want="audio"), deadline=time.monotonic() + 60
+        source,
+        tmp_path / "out",
+        probe(source, want="audio"),
+        deadline=time.monotonic() + 60,
+        progress=told.append,
+        kind="audio",
     )
     assert made.name == "audio.m4a" and not made.poster
+    assert len(told) > 5 and told[-1] == 100  # sound alone reports its progress too
     with av.open(str(tmp_path / "out" / "audio.m4a")) as container:
         assert not container.streams.video
         assert container.streams.audio[0].codec_context.name == "aac"
+
+
+def test_an_audio_item_with_a_picture_gets_sound_only(tmp_path: Path) -> None:
+    source = tmp_path / "podcast.mp4"  # e.g. a recording app that adds cover art
+    source.write_bytes(media.clip([(1.0, "still", "tone")]))
+    made = renditions.make(
+        source,
+        tmp_path / "out",
+        probe(source, want="audio"),
+        deadline=time.monotonic() + 60,
+        kind="audio",
+    )
+    with av.open(str(tmp_path / "out" / made.name)) as container:
+        assert made.name == "audio.m4a" and not container.streams.video
 
 
 def test_hevc_mov_becomes_h264(tmp_path: Path) -> None:
@@ -164,6 +185,17 @@ def test_hevc_mov_becomes_h264(tmp_path: Path) -> None:
     made = renditions.make(source, tmp_path / "out", probe(source), deadline=time.monotonic() + 60)
     with av.open(str(tmp_path / "out" / made.name)) as container:
         assert container.streams.video[0].codec_context.name == "h264"
+
+
+def test_a_phone_held_upright_gives_an_upright_rendition(tmp_path: Path) -> None:
+    source = tmp_path / "portrait.mp4"
+    source.write_bytes(media.clip([(1.0, "moving", "tone")], size=(320, 240), rotation=90))
+    made = renditions.make(source, tmp_path / "out", probe(source), deadline=time.monotonic() + 60)
+    with av.open(str(tmp_path / "out" / made.name)) as container:
+        video = container.streams.video[0].codec_context
+        assert (video.width, video.height) == (240, 320)
+    with Image.open(tmp_path / "out" / renditions.POSTER_NAME) as poster:
+        assert poster.size == (240, 320)
 
 
 def test_the_work_stops_at_its_deadline(lesson: Path, tmp_path: Path) -> None:

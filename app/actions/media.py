@@ -145,6 +145,7 @@ async def prepare_media(runtime: Runtime, sha256: str, slots: asyncio.Semaphore)
                     deadline=deadline,
                     cancelled=cancelled,
                     progress=progress,
+                    kind=kind,
                 )
             )
         except MediaError as error:

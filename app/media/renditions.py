@@ -68,15 +68,18 @@ def make(
     deadline: float,
     cancelled: threading.Event | None = None,
     progress: Callable[[int], None] | None = None,
+    kind: str = "video",
 ) -> Made:
-    """Transcode `source` into `folder` and measure it. `deadline` is a time.monotonic()
-    value; past it, or once `cancelled` is set, TooLong. MediaError if decoding fails."""
+    """Transcode `source` into `folder` and measure it; an audio artifact (`kind`) gets
+    sound only, even if the file carries a picture (cover art). `deadline` is a
+    time.monotonic() value; past it, or once `cancelled` is set, TooLong. MediaError if
+    decoding fails."""
     folder.mkdir(parents=True, exist_ok=True)
-    video_out = found.has_video
+    video_out = found.has_video and kind == "video"
     name = VIDEO_NAME if video_out else AUDIO_NAME
     partial = folder / f".{name}.part"
     try:
-        made = _transcode(source, partial, folder, found, deadline, cancelled, progress)
+        made = _transcode(source, partial, folder, found, video_out, deadline, cancelled, progress)
         os.replace(partial, folder / name)
     except (av.FFmpegError, ValueError) as exc:
         raise MediaError(f"the file could not be converted ({exc})") from None
@@ -92,99 +95,119 @@ def _transcode(
     target: Path,
     folder: Path,
     found: Probe,
+    video_out: bool,
     deadline: float,
     cancelled: threading.Event | None,
     progress: Callable[[int], None] | None,
 ) -> Made:
-    duration = found.duration
-    sound = SoundMeter()
-    pictures = PictureMeter()
+    """Demux once; every decoded frame is measured and (re)encoded as it passes."""
     with av.open(str(source), metadata_errors="ignore") as inp:
         assert isinstance(inp, av.container.InputContainer)
-        vin = inp.streams.video[0] if found.has_video and inp.streams.video else None
+        vin = inp.streams.video[0] if video_out and inp.streams.video else None
         ain = inp.streams.audio[0] if inp.streams.audio else None
         if vin is not None:
             vin.thread_type = "AUTO"  # decode on every core
         options = {"movflags": "+faststart"}
         with av.open(str(target), "w", format="mp4", options=options) as out:
-            vout = ain_out = None
-            fps = min(MAX_FPS, round(found.fps or MAX_FPS)) or MAX_FPS
-            shots = Shots(folder, duration) if vin is not None else None
-            if vin is not None:
-                vout = out.add_stream("libx264", rate=fps, options=dict(VIDEO_OPTIONS))
-                vout.pix_fmt = "yuv420p"
-                vout.width, vout.height = fit(*_upright_size(source))
-            if ain is not None:
-                ain_out = out.add_stream("aac", rate=48000)
-                ain_out.layout = "stereo" if (found.channels or 1) > 1 else "mono"
-                ain_out.bit_rate = AUDIO_BITRATE
-            to_out = (
-                av.AudioResampler(format="fltp", layout=ain_out.layout, rate=48000)
-                if ain_out
-                else None
-            )
-            to_vad = av.AudioResampler(format="s16", layout="mono", rate=VAD_RATE)
-            video_start = _start(vin)
-            audio_start = _start(ain)
-            last_pts = -1
-            opened = False
-            streams = [s for s in (vin, ain) if s is not None]
-            last_told = -1
-            tell = 0.0
-            for packet in inp.demux(streams):
+            work = _Pass(out, found, folder, source if vin is not None else None, ain is not None)
+            starts = {s.index: _start(s) for s in (vin, ain) if s is not None}
+            told = -1
+            for packet in inp.demux([s for s in (vin, ain) if s is not None]):
                 if time.monotonic() > deadline or (cancelled is not None and cancelled.is_set()):
                     raise TooLong("it took longer than the worker may spend on one file")
                 for frame in packet.decode():
-                    if isinstance(frame, av.VideoFrame) and vout is not None:
-                        at = (frame.time or 0.0) - video_start
-                        picture = _upright(frame)
-                        opened = True
-                        if at >= pictures.next_at:
-                            grey = picture.reformat(64, 36, format="gray").to_ndarray()
-                            pictures.feed(at, grey)
-                            assert shots is not None
-                            shots.offer(at, picture, float(grey.mean()))
-                        pts = round(at * fps)
-                        if pts <= last_pts:
-                            continue  # above the rendition's frame rate: dropped
-                        last_pts = pts
-                        small = picture.reformat(vout.width, vout.height, format="yuv420p")
-                        small.pts = pts
-                        small.time_base = Fraction(1, fps)
-                        out.mux(vout.encode(small))
-                        tell = at
-                    elif isinstance(frame, av.AudioFrame):
-                        frame.pts = None
-                        for piece in to_vad.resample(frame):
-                            sound.feed(bytes(piece.planes[0])[: piece.samples * 2])
-                        if ain_out is not None and to_out is not None:
-                            for piece in to_out.resample(frame):
-                                out.mux(ain_out.encode(piece))
-                        tell = (frame.time or 0.0) - audio_start if frame.time else 0.0
-                    else:
+                    if not isinstance(frame, av.VideoFrame | av.AudioFrame):
                         continue
-                    if progress is not None and duration > 0:
-                        percent = max(0, min(99, int(100 * tell / duration)))
-                        if percent > last_told:  # tracks interleave: never backwards
-                            last_told = percent
-                            progress(percent)
-            if ain_out is not None and to_out is not None:
-                for piece in to_out.resample(None):
-                    out.mux(ain_out.encode(piece))
-                out.mux(ain_out.encode(None))
-            if vout is not None:
-                if not opened:
-                    raise MediaError("the video's picture track does not decode")
-                out.mux(vout.encode(None))
-    measures: dict[str, Any] = {"duration": duration, "sound": ain is not None}
-    if ain is not None:
-        measures |= sound.result()
-    if vin is not None:
-        measures |= {"picture": pictures.result(duration)}
-    poster, thumbnails = shots.save() if shots is not None else (False, 0)
+                    at = (frame.time or 0.0) - starts[packet.stream.index]
+                    if isinstance(frame, av.VideoFrame):
+                        work.video(frame, at)
+                    else:
+                        work.audio(frame)
+                    percent = max(0, min(99, int(100 * at / found.duration)))
+                    if progress is not None and percent > told:  # tracks interleave
+                        told = percent
+                        progress(percent)
+            made = work.finish()
     if progress is not None:
         progress(100)
-    return Made(AUDIO_NAME, 0, duration, poster, thumbnails, measures)
+    return made
+
+
+class _Pass:
+    """The outputs of one decoding pass: the rendition's streams, the meters, the shots."""
+
+    def __init__(
+        self,
+        out: av.container.OutputContainer,
+        found: Probe,
+        folder: Path,
+        video_source: Path | None,
+        sound: bool,
+    ) -> None:
+        self.out, self.found = out, found
+        self.fps = min(MAX_FPS, round(found.fps or MAX_FPS)) or MAX_FPS
+        self.vout: av.VideoStream | None = None
+        self.aout: av.AudioStream | None = None
+        self.shots = Shots(folder, found.duration) if video_source is not None else None
+        self.pictures = PictureMeter()
+        self.sound = SoundMeter() if sound else None
+        self.last_pts = -1
+        self.decoded = False
+        if video_source is not None:
+            self.vout = out.add_stream("libx264", rate=self.fps, options=dict(VIDEO_OPTIONS))
+            self.vout.pix_fmt = "yuv420p"
+            self.vout.width, self.vout.height = fit(*_upright_size(video_source))
+        if sound:
+            self.aout = out.add_stream("aac", rate=48000)
+            self.aout.layout = "stereo" if (found.channels or 1) > 1 else "mono"
+            self.aout.bit_rate = AUDIO_BITRATE
+            self.to_out = av.AudioResampler(format="fltp", layout=self.aout.layout, rate=48000)
+            self.to_vad = av.AudioResampler(format="s16", layout="mono", rate=VAD_RATE)
+
+    def video(self, frame: av.VideoFrame, at: float) -> None:
+        if self.vout is None or self.shots is None:
+            return
+        picture = _upright(frame)
+        self.decoded = True
+        if at >= self.pictures.next_at:
+            grey = picture.reformat(64, 36, format="gray").to_ndarray()
+            self.pictures.feed(at, grey)
+            self.shots.offer(at, picture, float(grey.mean()))
+        pts = round(at * self.fps)
+        if pts <= self.last_pts:
+            return  # above the rendition's frame rate: dropped
+        self.last_pts = pts
+        small = picture.reformat(self.vout.width, self.vout.height, format="yuv420p")
+        small.pts, small.time_base = pts, Fraction(1, self.fps)
+        self.out.mux(self.vout.encode(small))
+
+    def audio(self, frame: av.AudioFrame) -> None:
+        if self.aout is None or self.sound is None:
+            return
+        frame.pts = None  # the resamplers and the encoder number the samples afresh
+        for piece in self.to_vad.resample(frame):
+            self.sound.feed(bytes(piece.planes[0])[: piece.samples * 2])
+        for piece in self.to_out.resample(frame):
+            self.out.mux(self.aout.encode(piece))
+
+    def finish(self) -> Made:
+        if self.aout is not None:
+            for piece in self.to_out.resample(None):
+                self.out.mux(self.aout.encode(piece))
+            self.out.mux(self.aout.encode(None))
+        if self.vout is not None:
+            if not self.decoded:
+                raise MediaError("the video's picture track does not decode")
+            self.out.mux(self.vout.encode(None))
+        duration = self.found.duration
+        measures: dict[str, Any] = {"duration": duration, "sound": self.sound is not None}
+        if self.sound is not None:
+            measures |= self.sound.result()
+        if self.vout is not None:
+            measures |= {"picture": self.pictures.result(duration)}
+        poster, thumbnails = self.shots.save() if self.shots is not None else (False, 0)
+        name = VIDEO_NAME if self.vout is not None else AUDIO_NAME
+        return Made(name, 0, duration, poster, thumbnails, measures)
 
 
 def _start(stream: av.VideoStream | av.AudioStream | None) -> float:
