@@ -161,21 +161,28 @@ function followPreparation(root) {
       if (response.ok) {
         const data = await response.json();
         if (data.state === 'ready' || data.state === 'failed') return done(data);
-        status.hidden = false;
-        status.textContent = data.status;
-        const bar = document.createElement('progress');
-        bar.max = 100;
-        bar.value = data.progress;
-        bar.setAttribute('aria-label', 'Preparing');
-        status.append(' ', bar);
+        if (data.state === 'working') show(data.progress);
       }
     } catch {} // offline: try again on the next tick
     if (polls < POLL_LIMIT) timer = setTimeout(look, POLL_MS);
   };
   timer = setTimeout(look, POLL_MS);
+  const show = (percent) => {
+    status.hidden = false;
+    status.textContent = `Preparing your ${root.dataset.kind || 'recording'}: ${percent} %`;
+    const bar = document.createElement('progress');
+    bar.max = 100;
+    bar.value = percent;
+    bar.setAttribute('aria-label', 'Preparing');
+    bar.dataset.testid = 'media-progress';
+    status.append(' ', bar);
+  };
   subscribe((message) => {
     const n = message.notification;
     if (message.type !== 'notification' || !n) return;
+    if (n.kind === 'media.progress' && n.payload?.artifact_id === root.dataset.artifactId) {
+      return show(n.payload.progress); // live, from the worker
+    }
     if ((n.kind === 'media.ready' || n.kind === 'media.failed') && n.payload?.artifact_id === root.dataset.artifactId) {
       done(null);
     }

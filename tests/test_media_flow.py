@@ -5,6 +5,7 @@ the review is in), coordinators' switches, and the feed card's summary."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -435,3 +436,43 @@ async def test_the_worker_prepares_one_file_at_a_time_by_default(
         assert prepare.timeout_s == settings.media_job_timeout_seconds
     finally:
         await built["on_shutdown"](ctx)
+
+
+async def test_progress_reaches_the_earner_live_without_filling_the_bell(
+    client: httpx.AsyncClient, runtime: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import events
+    from app.actions import media as media_actions
+    from app.models import Notification
+
+    monkeypatch.setattr(media_actions, "PROGRESS_EVERY", 0.02)
+    long_clip = media.clip([(30.0, "moving", "tone")], size=(320, 240), fps=25)
+    packet = await _packet(client, runtime, video=long_clip)
+    pubsub = runtime.redis.pubsub()
+    await pubsub.subscribe(events.user_channel(settings))
+    try:
+        await _work(settings)
+        heard = []
+        quiet = 0
+        for _ in range(10_000):  # bounded; ends after a second with nothing more
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            if message is None:
+                quiet += 1
+                if quiet >= 2:
+                    break
+                continue
+            heard.append(json.loads(message["data"]))
+    finally:
+        await pubsub.aclose()
+    progress = [m for m in heard if m["notification"]["kind"] == "media.progress"]
+    assert progress, heard
+    figures = [m["notification"]["payload"]["progress"] for m in progress]
+    assert figures == sorted(figures) and all(0 <= p < 100 for p in figures)
+    first = progress[0]
+    assert first["user_id"] == str(packet["earner"].id)
+    assert first["notification"]["transient"] and first["notification"]["read"]
+    assert first["notification"]["payload"]["artifact_id"] == packet["artifact_id"]
+    assert any(m["notification"]["kind"] == "media.ready" for m in heard)
+    async with runtime.sessions() as session:
+        kinds = (await session.exec(select(Notification.kind))).all()
+    assert "media.progress" not in kinds and "media.ready" in kinds

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import threading
@@ -126,6 +127,8 @@ async def prepare_media(runtime: Runtime, sha256: str, slots: asyncio.Semaphore)
         def progress(percent: int) -> None:  # from the transcoding thread
             told["percent"] = percent
 
+        holders = await _holders(runtime, sha256)
+
         async def report() -> None:
             last = -1
             while True:
@@ -133,6 +136,7 @@ async def prepare_media(runtime: Runtime, sha256: str, slots: asyncio.Semaphore)
                 if told["percent"] != last:
                     last = told["percent"]
                     await _update(runtime, sha256, progress=last)
+                    await _tell_progress(runtime, holders, last)
 
         reporter = asyncio.create_task(report())
         try:
@@ -204,8 +208,8 @@ async def _update(runtime: Runtime, sha256: str, **values: object) -> None:
         await session.commit()
 
 
-async def _tell_earners(runtime: Runtime, sha256: str, kind: str, reason: str | None) -> None:
-    """Each earner holding this file in an artifact hears it once per artifact."""
+async def _holders(runtime: Runtime, sha256: str) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
+    """(artifact, submission, earner) for every artifact holding this file."""
     async with runtime.sessions() as session:
         rows = (
             await session.exec(
@@ -215,13 +219,49 @@ async def _tell_earners(runtime: Runtime, sha256: str, kind: str, reason: str | 
                 .where(Artifact.sha256 == sha256)
             )
         ).all()
-    for artifact_id, submission_id, earner_id in rows:
+    return [(a, s, e) for a, s, e in rows]
+
+
+async def _tell_earners(runtime: Runtime, sha256: str, kind: str, reason: str | None) -> None:
+    """Each earner holding this file in an artifact hears it once per artifact."""
+    for artifact_id, submission_id, earner_id in await _holders(runtime, sha256):
         payload = {"submission_id": str(submission_id), "artifact_id": str(artifact_id)}
         if reason:
             payload["reason"] = reason
-        await events.notify(
-            runtime.engine, runtime.redis, runtime.settings, earner_id, kind, payload
-        )
+        settings = runtime.settings
+        await events.notify(runtime.engine, runtime.redis, settings, earner_id, kind, payload)
+
+
+async def _tell_progress(
+    runtime: Runtime, holders: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]], percent: int
+) -> None:
+    """ "Preparing your video: 40 %", live on the earner's open pages: a transient event on
+    the user channel, shaped like a notification the browser does not count or keep (no
+    row: progress is not news worth a bell). PostgreSQL holds the same figure for pages
+    that were not listening."""
+    channel = events.user_channel(runtime.settings)
+    for artifact_id, submission_id, earner_id in holders:
+        message = {
+            "type": "notification",
+            "user_id": str(earner_id),
+            "notification": {
+                "id": None,
+                "transient": True,
+                "read": True,
+                "kind": "media.progress",
+                "payload": {
+                    "submission_id": str(submission_id),
+                    "artifact_id": str(artifact_id),
+                    "progress": percent,
+                },
+                "created_at": datetime.now(UTC).isoformat(),
+            },
+        }
+        try:
+            await runtime.redis.publish(channel, json.dumps(message))
+        except RedisError as exc:
+            log.warning("could not publish media progress: %s", exc)
+            return
 
 
 def probe_of(row: MediaFile | None) -> Probe | None:
