@@ -389,8 +389,10 @@ async def test_coordinators_set_the_stated_length_and_switch_observations(
     assert not_media.status_code == 422
     # Anyone but the credential's coordinators: 404.
     assert (await client.put(url, json=body, headers=auth(packet["token"]))).status_code == 404
-    # The page form does the same.
+    # The page form does the same, linked from the credential's settings page.
     assert (await log_in(client, "coord@mcx.example", PASSWORD)).status_code == 303
+    settings_page = await client.get(f"/coordinate/credentials/{packet['credential'].id}")
+    assert f'href="/coordinate/criteria/{criterion}/observations"' in settings_page.text
     form_url = f"/coordinate/criteria/{criterion}/observations"
     csrf = await csrf_from(client, form_url)
     posted = await client.post(

@@ -9,8 +9,10 @@ import time
 import uuid
 
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 
+from app.actions import media as media_actions
 from app.actions.submissions import latest_version
 from app.models import MediaFile, MediaState, Role, Submission, SubmissionState, User
 from app.runtime import Runtime
@@ -180,3 +182,46 @@ async def test_a_reviewer_marks_moments_and_the_earner_taps_one_to_seek(
         assert submission is not None
         version = await latest_version(session, submission.id)
     assert version.number == 1
+
+
+async def test_the_earner_watches_the_preparation_progress_live(
+    live_server: LiveServer, phone: ContextFactory, shot: Shot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = live_server.runtime
+    monkeypatch.setattr(media_actions, "PROGRESS_EVERY", 0.1)
+    credential = await f.credential(runtime, "video-live", submission_criteria=CRITERIA)
+    earner = await f.person(runtime, "earner")
+    token = await f.token_for(runtime, earner)
+    slots = live_server.worker.ctx["media_slots"]
+    await slots.acquire()  # the worker is busy with another file: this one waits its turn
+    try:
+        async with httpx.AsyncClient(base_url=live_server.url, headers=f.auth(token)) as api:
+            started = await api.post(
+                "/api/v1/submissions", json={"credential_id": str(credential.id)}
+            )
+            submission_id = started.json()["id"]
+            detail = (await api.get(f"/api/v1/credentials/{credential.id}")).json()
+            video_id = next(
+                c["criterion_id"] for c in detail["submission_criteria"] if c["kind"] == "video"
+            )
+            uploaded = await api.post(
+                f"/api/v1/submissions/{submission_id}/artifacts/{video_id}",
+                content=media.clip([(90.0, "moving", "tone")], size=(320, 240), fps=25),
+                headers={"X-Filename": "long-lesson.mp4"},
+            )
+            artifact_id = uploaded.json()["artifact_id"]
+        page = await (await phone()).new_page()
+        await login(page, earner.email, PASSWORD)
+        await page.goto(f"/submissions/{submission_id}/recordings/{artifact_id}")
+        status = page.get_by_test_id("media-status")
+        await expect(status).to_contain_text("Waiting to be prepared")
+        await assert_accessible(page)
+    finally:
+        slots.release()
+    await expect(status).to_contain_text("Preparing your video:", timeout=30_000)
+    await shot(page, "preparing")
+    # Done: the page swaps to the phone-friendly copy by itself.
+    await expect(page.locator("video source")).to_have_attribute(
+        "src", f"/api/v1/artifacts/{artifact_id}/rendition", timeout=60_000
+    )
+    await expect(page.get_by_test_id("observations")).to_contain_text("1:30 long")
