@@ -478,3 +478,31 @@ async def test_progress_reaches_the_earner_live_without_filling_the_bell(
     async with runtime.sessions() as session:
         kinds = (await session.exec(select(Notification.kind))).all()
     assert "media.progress" not in kinds and "media.ready" in kinds
+
+
+async def test_an_unexpected_failure_ends_in_a_reason_not_an_endless_preparing(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from app.actions import media as media_actions
+    from app.media import renditions
+
+    packet = await _packet(client, runtime)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("an encoder fell over")
+
+    monkeypatch.setattr(renditions, "make", broken)
+    state = await media_actions.prepare_media(runtime, packet["sha256"], asyncio.Semaphore(1))
+    assert state == "failed"
+    seen = (
+        await client.get(
+            f"/api/v1/artifacts/{packet['artifact_id']}/media", headers=auth(packet["token"])
+        )
+    ).json()
+    assert seen["state"] == "failed" and seen["error"] == "the file could not be converted"
+    # Done once: running the job again leaves it as it is.
+    assert await media_actions.prepare_media(runtime, packet["sha256"], asyncio.Semaphore(1)) == (
+        "failed"
+    )

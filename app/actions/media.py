@@ -172,6 +172,16 @@ async def prepare_media(runtime: Runtime, sha256: str, slots: asyncio.Semaphore)
             await _update(runtime, sha256, state=MediaState.failed, error="the file is missing")
             log.warning("media %s: %s", sha256, error)
             return MediaState.failed
+        except Exception:
+            # Whatever else FFmpeg or Pillow raise: the earner hears a reason, never an
+            # endless "Preparing"; the log keeps the details.
+            reporter.cancel()
+            log.exception("media %s could not be prepared", sha256)
+            shutil.rmtree(folder, ignore_errors=True)
+            reason = "the file could not be converted"
+            await _update(runtime, sha256, state=MediaState.failed, error=reason)
+            await _tell_earners(runtime, sha256, "media.failed", reason)
+            return MediaState.failed
         reporter.cancel()
     await _update(
         runtime,
