@@ -189,6 +189,9 @@ function followPreparation(root) {
   });
 }
 
+// A link from the feedback ("?t=6.5") opens the recording at that moment.
+const startAt = Number(new URLSearchParams(location.search).get('t'));
+
 for (const root of document.querySelectorAll('[data-player]')) {
   root.addEventListener('click', (event) => {
     const button = event.target.closest('[data-seek]');
@@ -196,4 +199,5 @@ for (const root of document.querySelectorAll('[data-player]')) {
   });
   enhanceMarking(root);
   followPreparation(root);
+  if (startAt > 0 && root.querySelector('[data-media]')) seekTo(root, startAt);
 }

@@ -80,10 +80,6 @@ async def _packet_in_review(server: LiveServer) -> tuple[User, str, str, str]:
     return earner, token, submission_id, artifact_id
 
 
-async def _current_time(page: Page) -> float:
-    return float(await page.evaluate("() => document.querySelector('[data-media]').currentTime"))
-
-
 async def _wait_playable(page: Page) -> None:
     await page.wait_for_function(
         "() => document.querySelector('[data-media]').readyState >= 1", timeout=30_000
@@ -160,14 +156,25 @@ async def test_a_reviewer_marks_moments_and_the_earner_taps_one_to_seek(
     mine = await (await phone()).new_page()
     await login(mine, earner.email, PASSWORD)
     await mine.goto(f"/submissions/{submission_id}")
-    await mine.get_by_test_id("recording-link").first.tap()
-    await expect(mine.get_by_test_id("moment")).to_have_count(2)
-    await expect(mine.get_by_test_id("moment").nth(1)).to_contain_text("Review 1")
-    await expect(mine.get_by_test_id("moment").nth(1)).to_contain_text(
+    # The feedback lists the moments; one tap opens the recording right there.
+    linked = mine.get_by_test_id("feedback-moment")
+    await expect(linked).to_have_count(2)
+    await expect(mine.get_by_test_id("feedback-moments")).to_contain_text(
         "You let the silence work here."
     )
+    await linked.nth(1).tap()
+    await mine.wait_for_url(f"**/recordings/{artifact_id}?t=6")
     await _wait_playable(mine)
-    assert await _current_time(mine) == 0
+    await mine.wait_for_function(
+        "() => Math.abs(document.querySelector('[data-media]').currentTime - 6) < 0.3"
+    )
+    # On the recording's timeline: both moments, numbered like the feedback; tap to seek.
+    await expect(mine.get_by_test_id("moment")).to_have_count(2)
+    await expect(mine.get_by_test_id("moment").nth(1)).to_contain_text("Review 1")
+    await mine.get_by_test_id("moment-seek").first.tap()
+    await mine.wait_for_function(
+        "() => Math.abs(document.querySelector('[data-media]').currentTime - 1) < 0.3"
+    )
     await mine.get_by_test_id("moment-seek").nth(1).tap()
     await mine.wait_for_function(
         "() => Math.abs(document.querySelector('[data-media]').currentTime - 6) < 0.3"
