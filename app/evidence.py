@@ -22,10 +22,12 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import anyio.to_thread
+import av
 import filetype
 from PIL import Image
 
 from app.errors import ActionError
+from app.media.probe import MediaError, probe
 from app.models.credentials import ArtifactKind
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -75,9 +77,7 @@ ALIASES = {"audio/wav": "audio/x-wav", "audio/wave": "audio/x-wav", "audio/mp3":
 ALIASES |= {"audio/m4a": "audio/mp4", "audio/x-m4a": "audio/mp4", "image/jpg": "image/jpeg"}
 
 _CHUNK = 1024 * 1024  # disk writes and hashing go in pieces of this size
-_MAX_BOXES = 10_000  # top-level boxes walked in a video, at most
-_ISO = {"video/mp4", "video/quicktime", "video/x-m4v", "audio/mp4", "image/heic"}
-_EBML, _SEGMENT, _TRACKS = b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67", b"\x16\x54\xae\x6b"
+_MAX_BOXES = 10_000  # top-level boxes walked in a HEIC image, at most
 
 
 @dataclass(frozen=True)
@@ -194,35 +194,17 @@ def _sniff_zip(path: Path) -> str:
 
 
 def _track_kinds(path: Path) -> set[str]:
-    """The kinds ("video", "audio") of an MP4's or WebM's tracks, by byte patterns in the
-    part listing them (MP4: 'moov' handlers; WebM: Tracks). Bounded reads; {} if unclear."""
-    kinds = {b"vide": "video", b"soun": "audio", b"\x01": "video", b"\x02": "audio"}
-    with path.open("rb") as f:
-        head = f.read(_CHUNK)
-        if head.startswith(_EBML):
-            at = head.find(_TRACKS)  # near the start, before any media
-            size, n = _vint(head, at + 4) if at >= 0 else (0, 0)
-            listing, pattern = head[at + 4 + n :][: max(size, 0)], rb"\x83\x81([\x01\x02])"
-        else:
-            moov = [(s, e) for k, s, e in _boxes(f, os.fstat(f.fileno()).st_size) if k == b"moov"]
-            f.seek(moov[0][0] if moov else 0)
-            listing = f.read(min(moov[0][1] - moov[0][0], 16 * _CHUNK)) if moov else b""
-            # hdlr box: 4 bytes version and flags, 4 pre_defined, then the handler type.
-            pattern = rb"hdlr[\s\S]{8}(vide|soun)"
-    return {kinds[found] for found in re.findall(pattern, listing)}
-
-
-def _vint(data: bytes, pos: int) -> tuple[int, int]:
-    """An EBML size at pos: (value, or -1 when "unknown"; bytes it takes). (0, 0) if none."""
-    if pos >= len(data) or data[pos] == 0:
-        return 0, 0
-    length = 9 - data[pos].bit_length()
-    value = int.from_bytes(data[pos : pos + length], "big") & ((1 << (7 * length)) - 1)
-    return (-1 if value == (1 << (7 * length)) - 1 else value), length
+    """The kinds ("video", "audio") of a media file's tracks, as FFmpeg reads its header;
+    an empty set when it does not open."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            return {s.type for s in container.streams if s.type in ("video", "audio")}
+    except (av.FFmpegError, OSError, ValueError):
+        return set()
 
 
 def _boxes(f: BinaryIO, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """Top-level ISO-BMFF (MP4/MOV/HEIC) boxes: (type, payload start, box end). The walk
+    """Top-level ISO-BMFF (HEIC) boxes: (type, payload start, box end). The walk
     stops at a box that runs past `end`: a file cut short ends before its last box does."""
     pos = 0
     for _ in range(_MAX_BOXES):
@@ -295,40 +277,32 @@ async def check_stored_async(
 
 
 def _opens(path: Path, media_type: str, size: int) -> str | None:
-    """Whether the file opens as its type: a structural check, not a full decode."""
-    what = {"video": "the video file", "audio": "the audio file", "image": "the image"}
-    damaged = f"{what.get(media_type.partition('/')[0], 'the document')} is damaged or incomplete"
+    """Whether the file opens as its type: video and audio are opened and partly decoded
+    by FFmpeg (app.media.probe); the others get a structural check, not a full decode."""
+    family = media_type.partition("/")[0]
+    if family in ("video", "audio"):
+        try:
+            probe(path, want=family)
+        except MediaError as error:
+            return str(error)
+        return None
+    what = {"image": "the image"}
+    damaged = f"{what.get(family, 'the document')} is damaged or incomplete"
     try:
         with path.open("rb") as f:
             head = f.read(64)
-            if media_type in _ISO:
-                needed = b"meta" if media_type == "image/heic" else b"moov"
+            if media_type == "image/heic":
                 boxes = list(_boxes(f, size))
                 if not boxes or boxes[-1][2] + 8 <= size:  # bytes left over that make no box
                     return f"{damaged} (it ends in the middle of a box)"
-                if needed not in [kind for kind, _, _ in boxes]:
-                    return f"{damaged} (no '{needed.decode()}' box)"
-            elif head.startswith(_EBML):  # WebM, Matroska: the header, then the segment
-                header_size, n = _vint(head, 4)
-                start = 4 + n + header_size
-                f.seek(start)
-                segment = f.read(12)
-                segment_size, n = _vint(segment, 4)
-                if not segment.startswith(_SEGMENT) or n == 0:
-                    return f"{damaged} (no segment after the EBML header)"
-                if segment_size >= 0 and start + 4 + n + segment_size > size:
-                    return f"{damaged} (it is shorter than its header says)"
+                if b"meta" not in [kind for kind, _, _ in boxes]:
+                    return f"{damaged} (no 'meta' box)"
             elif media_type == "application/pdf":
                 if not head.removeprefix(b"\xef\xbb\xbf").startswith(b"%PDF-"):
                     return "the PDF is damaged (no %PDF- header)"
                 f.seek(max(0, size - 1024))  # readers look for the trailer in the last 1 KiB
                 if b"%%EOF" not in f.read():
                     return "the PDF is damaged or incomplete (no %%EOF at the end)"
-            elif media_type == "audio/x-wav":
-                declared = int.from_bytes(head[4:8], "little")
-                # 0 and 0xFFFFFFFF are what streaming recorders write for "length unknown".
-                if declared not in (0, 0xFFFFFFFF) and declared + 8 > size:
-                    return f"{damaged} (it is shorter than its header says)"
             elif media_type.startswith("image/"):
                 return _image_opens(path, damaged)
             elif media_type in KIND_TYPES[ArtifactKind.document]:  # the zipped office formats

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # Longest a background job may run; arq hands the job of a worker that died to another
     # worker this long (plus 10 s) after it started.
     job_timeout_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    # Preparing one video or audio file (rendition, poster, observations) is a job of its
+    # own with this longer bound; each worker runs this many at once (they use every core).
+    media_job_timeout_seconds: int = Field(default=1800, ge=10, le=24 * 3600)
+    media_transcodes: int = Field(default=1, ge=1, le=16)
     # A request body that stalls this long, or (after it) arrives slower than the rate, is
     # ended with 408: slow-drip uploads cannot hold connections and disk for ever.
     body_idle_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -10,7 +10,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import capacity, claim_race, e2e, live_feed, pages, rebuild
+from bench import capacity, claim_race, e2e, live_feed, media, pages, rebuild
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 
@@ -97,6 +97,7 @@ def main() -> int:
         "|---|---|",
     ]
     sections += [f"| {step} | {seconds * 1000:.0f} |" for step, seconds in figures.items()]
+    sections += media.section()  # transcoding speed and the worker's memory (issue 19)
     RESULTS.write_text("\n".join(sections) + "\n")
     print(RESULTS.read_text())
     ok = all(r.double_claims == 0 and r.errors == 0 for r in races)

@@ -67,6 +67,9 @@ export function connectLive({ onEvent = () => {}, onStatus = () => {}, url = def
         return resume(lastId);
       }
       case 'notification': {
+        // A transient event (e.g. "Preparing your video: 40 %") has no stored row: no id to
+        // keep or catch up on, delivered as it comes.
+        if (message.notification.transient) return onEvent(message);
         const id = message.notification.id;
         if (seen.has(id)) return;
         seen.add(id);

@@ -1,16 +1,21 @@
 """Tiny real media files built from bytes at run time, for tests and benchmarks.
 
-Each is the smallest file its real parser accepts (Pillow, the MP4/WebM box walkers in
-app/evidence.py); nothing is downloaded or committed as a binary.
+Images and documents are the smallest files their real parsers accept; video and audio are
+real, decodable clips encoded with PyAV (FFmpeg), a few seconds at most. Nothing is
+downloaded or committed as a binary.
 """
 
 from __future__ import annotations
 
 import io
+import tempfile
 import wave
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
+import av
+import numpy as np
 from PIL import Image
 
 
@@ -52,13 +57,103 @@ def box(kind: bytes, payload: bytes = b"") -> bytes:
     return (8 + len(payload)).to_bytes(4, "big") + kind + payload
 
 
+# A piece of a generated clip: its length, what the picture shows ("moving": a bar sliding
+# over grey; "black"; "still": one unchanging picture) and what the sound holds ("tone":
+# a 440 Hz sine at -13 dBFS; "silence"; "quiet": the tone at -60 dBFS).
+Part = tuple[float, str, str]
+
+
+def clip(
+    parts: Sequence[Part] = ((0.5, "moving", "tone"),),
+    *,
+    container: str = "mp4",
+    video_codec: str | None = "libx264",
+    audio_codec: str | None = "aac",
+    size: tuple[int, int] = (64, 48),
+    fps: int = 10,
+    sample_rate: int = 48000,
+    faststart: bool = False,
+    rotation: int = 0,
+) -> bytes:
+    """A real video or audio file made with PyAV (no video_codec: audio only); faststart
+    puts the index before the media, as for streaming; rotation (degrees, counter-clockwise)
+    is the display rotation phones write instead of turning the picture."""
+    folder = tempfile.TemporaryDirectory(prefix="mcx-clip-")
+    out = Path(folder.name) / f"clip.{container}"  # faststart re-reads the file by name
+    options = {"movflags": "+faststart"} if faststart else {}
+    with folder, av.open(str(out), "w", format=container, options=options) as muxer:
+        vs = muxer.add_stream(video_codec, rate=fps) if video_codec else None
+        if vs is not None:
+            vs.width, vs.height = size
+            vs.pix_fmt = "yuv420p"
+            if video_codec in ("libx264", "libx265"):
+                vs.options = {"preset": "ultrafast", "x265-params": "log-level=error"}
+            if rotation:  # a phone held upright records sideways and says so
+                vs.set_display_rotation(rotation)
+        aus = muxer.add_stream(audio_codec, rate=sample_rate) if audio_codec else None
+        if aus is not None:
+            aus.layout = "mono"
+        frame_no = 0
+        sample_no = 0
+        for seconds, picture, sound in parts:
+            if vs is not None:
+                for _ in range(round(seconds * fps)):
+                    image = _picture(picture, frame_no, size)
+                    frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                    frame.pts = frame_no
+                    frame_no += 1
+                    muxer.mux(vs.encode(frame))
+            if aus is not None:
+                count = round(seconds * sample_rate)
+                t = (np.arange(count) + sample_no) / sample_rate
+                level = {"tone": 0.3, "silence": 0.0, "quiet": 0.001}[sound]
+                samples = (level * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+                for at in range(0, count, 1024):
+                    chunk = samples[at : at + 1024].reshape(1, -1)
+                    frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+                    frame.sample_rate = sample_rate
+                    frame.pts = sample_no + at
+                    muxer.mux(aus.encode(frame))
+                sample_no += count
+        for stream in (vs, aus):
+            if stream is not None:
+                muxer.mux(stream.encode(None))
+        muxer.close()
+        return out.read_bytes()
+
+
+def _picture(kind: str, n: int, size: tuple[int, int]) -> np.ndarray:
+    width, height = size
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    if kind == "black":
+        return image
+    image[:] = (90, 110, 140)
+    x = 0 if kind == "still" else (n * 5) % width
+    image[:, x : x + 8] = (250, 240, 20)
+    image[(n * 3) % height if kind != "still" else 0, :] = (20, 200, 60)
+    return image
+
+
 def mp4(handler: bytes = b"vide", *, moov: bool = True) -> bytes:
-    """ftyp + moov (one track with this handler) + mdat, as a phone writes them."""
-    ftyp = box(b"ftyp", b"isom" + (0x200).to_bytes(4, "big") + b"isomiso2mp41")
-    hdlr = box(b"hdlr", bytes(8) + handler + bytes(12) + b"Handler\x00")
-    track = box(b"trak", box(b"tkhd", bytes(84)) + box(b"mdia", box(b"mdhd", bytes(24)) + hdlr))
-    movie = box(b"moov", box(b"mvhd", bytes(100)) + track)
-    return ftyp + (movie if moov else b"") + box(b"mdat", bytes(range(256)) * 8)
+    """A real MP4 of half a second: video with sound, or (handler b"soun") sound only, as a
+    voice memo is; moov=False drops the 'moov' box, as a recording cut off before it ends."""
+    data = clip(video_codec=None if handler == b"soun" else "libx264")
+    return data if moov else _drop_box(data, b"moov")
+
+
+def mov_hevc(parts: Sequence[Part] = ((0.5, "moving", "tone"),)) -> bytes:
+    """A QuickTime .mov with HEVC video and AAC sound, as an iPhone records it."""
+    return clip(parts, container="mov", video_codec="libx265")
+
+
+def _drop_box(data: bytes, kind: bytes) -> bytes:
+    out, pos = bytearray(), 0
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        if data[pos + 4 : pos + 8] != kind:
+            out += data[pos : pos + length]
+        pos += length
+    return bytes(out)
 
 
 def heic(*, meta: bool = True) -> bytes:
@@ -70,19 +165,14 @@ def heic(*, meta: bool = True) -> bytes:
     )
 
 
-def ebml(element_id: bytes, payload: bytes) -> bytes:
-    assert len(payload) < 127
-    return element_id + bytes([0x80 | len(payload)]) + payload
-
-
-def webm(track_type: int = 1, *, segment_size: int | None = None) -> bytes:
-    """EBML header (DocType webm) + Segment > Tracks > TrackEntry > TrackType + Cluster."""
-    header = ebml(b"\x1a\x45\xdf\xa3", ebml(b"\x42\x86", b"\x01") + ebml(b"\x42\x82", b"webm"))
-    entry = ebml(b"\xae", ebml(b"\xd7", b"\x01") + ebml(b"\x83", bytes([track_type])))
-    body = ebml(b"\x16\x54\xae\x6b", entry) + ebml(b"\x1f\x43\xb6\x75", ebml(b"\xe7", b"\x00"))
-    declared = len(body) if segment_size is None else segment_size
-    size = bytes([0x01]) + declared.to_bytes(7, "big")  # an 8-byte EBML size
-    return header + b"\x18\x53\x80\x67" + size + body
+def webm(track_type: int = 1) -> bytes:
+    """A real WebM of half a second: VP8 video with Opus sound (track_type 1), or Opus sound
+    only (track_type 2), as a browser records it."""
+    return clip(
+        container="webm",
+        video_codec="libvpx" if track_type == 1 else None,
+        audio_codec="libopus",
+    )
 
 
 def wav(frames: int = 800) -> bytes:

@@ -33,7 +33,7 @@ from app.evidence import (
 
 MiB = 1024 * 1024
 
-from tests.media import heic, jpeg, mp4, office, pdf, png, wav, webm  # noqa: E402
+from tests.media import clip, heic, jpeg, mov_hevc, mp4, office, pdf, png, wav, webm  # noqa: E402
 
 ELF = b"\x7fELF\x02\x01\x01" + bytes(57)
 
@@ -195,6 +195,7 @@ def test_path_for_takes_only_a_sha256() -> None:
         (mp4(b"soun"), "audio/mp4"),  # a voice memo: MP4 with only a sound track
         (webm(1), "video/webm"),
         (webm(2), "audio/webm"),  # a browser audio recording
+        (mov_hevc(), "video/quicktime"),  # an iPhone's HEVC .mov
         (wav(), "audio/x-wav"),
         (office(["[Content_Types].xml", "_rels/.rels", "word/document.xml"]), DOCX),
         (office(["docProps/app.xml", "a.xml", "b.xml", "c.xml", "d.xml", "xl/workbook.xml"]), XLSX),
@@ -304,6 +305,7 @@ GOOD = [
     webm(1),
     webm(2),
     wav(),
+    mov_hevc(),
     office(["[Content_Types].xml", "word/document.xml"]),
 ]
 
@@ -352,6 +354,12 @@ def test_check_stored_spots_an_unreadable_file(tmp_path: Path) -> None:
 
 
 DAMAGED = "is damaged or incomplete"
+NOT_MEDIA = "Invalid data found when processing input"  # FFmpeg's words
+THREE_SECONDS = clip([(3, "moving", "tone")], faststart=True)
+WEBM_THREE_SECONDS = clip(
+    [(3, "moving", "tone")], container="webm", video_codec="libvpx", audio_codec="libopus"
+)
+AUDIO_THREE_SECONDS = clip([(3, "moving", "tone")], video_codec=None, faststart=True)
 
 
 @pytest.mark.parametrize(
@@ -360,12 +368,22 @@ DAMAGED = "is damaged or incomplete"
         (png()[:-30], f"the image {DAMAGED}"),
         (jpeg()[:-200], f"the image {DAMAGED}"),
         (heic(meta=False), f"the image {DAMAGED} (no 'meta' box)"),
-        (mp4(moov=False), f"the video file {DAMAGED} (no 'moov' box)"),
-        (mp4()[:-100], f"the video file {DAMAGED} (it ends in the middle of a box)"),
+        (mp4(moov=False), f"the video does not open ({NOT_MEDIA})"),
+        (mp4()[:4000], f"the video does not open ({NOT_MEDIA})"),
+        (
+            THREE_SECONDS[: len(THREE_SECONDS) // 2],
+            "the video is cut short: it stops at 0:01 of 0:03",
+        ),
+        (
+            WEBM_THREE_SECONDS[: len(WEBM_THREE_SECONDS) // 2],
+            "the video is cut short: it stops at 0:01 of 0:03",
+        ),
+        (
+            AUDIO_THREE_SECONDS[: len(AUDIO_THREE_SECONDS) // 2],
+            "the audio file is cut short: it stops at 0:01 of 0:03",
+        ),
         (pdf()[:-12], "the PDF is damaged or incomplete (no %%EOF at the end)"),
         (b"%PDF" + pdf()[5:], "the PDF is damaged (no %PDF- header)"),
-        (wav()[:-100], f"the audio file {DAMAGED} (it is shorter than its header says)"),
-        (webm(segment_size=500), f"the video file {DAMAGED} (it is shorter than its header says)"),
         (office(["word/document.xml"])[:-30], f"the document {DAMAGED} (not a complete archive)"),
     ],
 )

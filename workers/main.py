@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 from redis.exceptions import RedisError
@@ -20,6 +20,7 @@ from workers.badges import notify_expiring_badges
 from workers.evidence import check_evidence
 from workers.integrity import scan_evidence
 from workers.leases import expire_leases
+from workers.media import prepare_media
 from workers.nudges import send_nudges
 from workers.outcomes import reconcile_outcomes
 from workers.overdue import offer_overdue
@@ -85,6 +86,8 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["runtime"] = await open_runtime(settings)
         await require_current_schema(ctx["runtime"].engine)
+        # Transcoding uses every core: one file at a time per worker unless told otherwise.
+        ctx["media_slots"] = asyncio.Semaphore(settings.media_transcodes)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "runtime" in ctx:
@@ -105,6 +108,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             announce_new_work,
             push_overdue,
             deliver_push,
+            func(prepare_media, timeout=settings.media_job_timeout_seconds, max_tries=2),
         ],
         "cron_jobs": [
             # The rebuild runs first at start: Redis may have lost everything meanwhile.

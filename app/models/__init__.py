@@ -37,6 +37,7 @@ from app.models.journey import (
     SelfAssessment,
     StudyGroup,
 )
+from app.models.media import MediaFile, MediaState, ReviewMoment
 from app.models.notifications import AuditEntry, Notification
 from app.models.people import ApiToken, Membership, Organisation, Role, User
 from app.models.push import (
@@ -87,6 +88,9 @@ __all__ = [
     "PushState",
     "PushSubscription",
     "VapidKey",
+    "MediaFile",
+    "MediaState",
+    "ReviewMoment",
     "ReviewerStanding",
     "QualityPolicy",
     "FeedbackRating",

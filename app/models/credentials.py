@@ -116,6 +116,10 @@ class SubmissionCriterion(SQLModel, table=True):
         UniqueConstraint("credential_id", "position", name="uq_submission_criterion_position"),
         check_in("kind", ArtifactKind, "ck_submission_criterion_kind"),
         CheckConstraint("max_bytes IS NULL OR max_bytes > 0", name="ck_submission_criterion_max"),
+        CheckConstraint(
+            "min_seconds IS NULL OR max_seconds IS NULL OR min_seconds <= max_seconds",
+            name="ck_submission_criterion_seconds",
+        ),
     )
 
     id: uuid.UUID = id_field()
@@ -132,6 +136,13 @@ class SubmissionCriterion(SQLModel, table=True):
     # floor / no ceiling).
     min_words: int | None = None
     max_words: int | None = None
+    # Video and audio: the stated length ("5-15 minutes"), shown as an observation.
+    min_seconds: int | None = None
+    max_seconds: int | None = None
+    # Automated observations a coordinator turned off for this criterion (app.media keys).
+    observations_off: list[str] = Field(
+        default_factory=list, sa_type=ARRAY(Text), sa_column_kwargs={"server_default": "{}"}
+    )
 
 
 class Rubric(SQLModel, table=True):

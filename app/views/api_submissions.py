@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from app import access, evidence
-from app.actions import submissions
+from app.actions import media, submissions
 from app.actions.catalog import criteria_of
 from app.auth import current_user
 from app.bodies import upload_slot
@@ -265,6 +265,7 @@ async def upload(request: Request) -> JSONResponse:
         if stored is not None:
             await submissions.discard_unreferenced(runtime, stored)
         raise
+    await media.request_media(runtime, [artifact])
     return JSONResponse(
         {
             "artifact_id": str(artifact.id),

@@ -23,6 +23,7 @@ from app.views.api_journey import GoalsIn
 from app.views.api_panels import PanelIn, PanelScoresIn
 from app.views.api_submissions import StartIn, TextIn
 from app.views.api_tasks import ClaimRef, ReviewIn
+from app.views.media.api import CriterionMediaIn, MomentIn
 
 JSON = "application/json"
 REF = "#/components/schemas/{model}"
@@ -94,6 +95,8 @@ ARTIFACT_BODIES = {
     },
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
 }
+BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+JPEG = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
 ARTIFACT = Operation(
     status=201,
     success=shapes.ATTACHED,
@@ -426,6 +429,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         status=201, success=shapes.REVIEW, body=ReviewIn, headers=(IDEMPOTENCY_KEY,), errors=LEASE
     ),
     **CATALOGUE_OPERATIONS,
+    # Classroom video and audio (app/views/media): range requests answer 206.
+    ("get", "/api/v1/artifacts/{artifact_id}/media"): Operation(),
+    ("get", "/api/v1/artifacts/{artifact_id}/rendition"): Operation(success_content=BINARY),
+    ("get", "/api/v1/artifacts/{artifact_id}/poster.jpg"): Operation(success_content=JPEG),
+    ("get", "/api/v1/artifacts/{artifact_id}/thumbnails/{n}.jpg"): Operation(
+        success_content=JPEG, path={"n": {"type": "string", "pattern": "^[1-9][0-9]?$"}}
+    ),
+    ("get", "/api/v1/tasks/{task_id}/moments"): Operation(),
+    ("post", "/api/v1/tasks/{task_id}/moments"): Operation(status=201, body=MomentIn),
+    ("delete", "/api/v1/tasks/{task_id}/moments/{moment_id}"): Operation(body=ClaimRef),
+    ("put", "/api/v1/criteria/{criterion_id}/media"): Operation(body=CriterionMediaIn),
 }
 
 _PATH_PARAM = re.compile(r"{([a-z_]+)}")

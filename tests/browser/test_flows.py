@@ -263,7 +263,8 @@ async def see_the_evidence(page: Page, files: list[Evidence], reflection: str) -
     await expect(page.get_by_test_id("evidence-reflection")).to_have_text(reflection)
 
     sources = {
-        "video": await video.get_attribute("src"),
+        # The player streams a rendition (issue 19); the original is one tap away.
+        "video": await page.get_by_test_id("evidence-original").get_attribute("href"),
         "image": await image.get_attribute("src"),
         "document": await pdf.get_attribute("data"),
     }

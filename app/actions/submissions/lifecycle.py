@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events, evidence, queue
-from app.actions import pilots
+from app.actions import media, pilots
 from app.actions.submissions.packet import (
     _require_open_for_earners,
     editable_packet,
@@ -152,6 +152,8 @@ async def check_evidence(runtime: Runtime, version_id: uuid.UUID) -> str:
         await session.commit()
     for task in opened:
         await queue.announce_open(runtime, task, submission, credential, "task.opened")
+    # Renditions for the reviewers' phones (usually already made while the earner drafted).
+    await media.request_for_version(runtime, version.id)
     # Honest evidence runs apart: its flags inform coordinators and never hold the packet up.
     await runtime.arq.enqueue_job("scan_evidence", str(version.id), _job_id=f"scan:{version.id}")
     await events.notify(

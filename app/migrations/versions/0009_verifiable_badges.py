@@ -1,7 +1,7 @@
 """badges any verifier accepts (issue 17): random status-list positions, validity periods
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-07 09:00:00
 
 Status-list positions: until now an award took the next value of award_status_index_seq,
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

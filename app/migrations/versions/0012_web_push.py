@@ -1,7 +1,7 @@
 """web push: VAPID keys, subscriptions, choices, the record of pushes, pool batches (issue 20)
 
 Revision ID: 0012
-Revises: 0005
+Revises: 0011
 Create Date: 2026-12-07 08:29:44.930842
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0012"
-down_revision: str | None = "0005"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

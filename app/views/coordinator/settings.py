@@ -27,6 +27,7 @@ from app.models import (
     Role,
     Stakes,
     Submission,
+    SubmissionCriterion,
     TaskState,
     User,
 )
@@ -235,6 +236,15 @@ async def _settings_page(
         ready = await credential_settings.ready_to_open(session, credential)
         taken = await spots_taken(session, credential.id)
         snapshot = await queue_snapshot(session, credential.id)
+        # Video and audio items: each has its automated observations page.
+        recorded = (
+            await session.exec(
+                select(SubmissionCriterion.id, SubmissionCriterion.title)
+                .where(SubmissionCriterion.credential_id == credential.id)
+                .where(col(SubmissionCriterion.kind).in_(["video", "audio"]))
+                .order_by(col(SubmissionCriterion.position))
+            )
+        ).all()
     values = {**_form_values(credential), **(submitted or {})}
     return templates.TemplateResponse(
         request,
@@ -242,6 +252,7 @@ async def _settings_page(
         {
             "credential": credential,
             "organisation": organisation,
+            "recorded": recorded,
             "values": values,
             "errors": errors or {},
             "badges": [(str(badge_id), title) for badge_id, title in badges],

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import evidence
-from app.actions import submissions
+from app.actions import media, submissions
 from app.actions.submissions import discard_unreferenced
 from app.bodies import upload_slot
 from app.errors import ActionError
@@ -37,12 +37,15 @@ async def attach_stored(
     again (unless another artifact holds the same bytes), as the JSON API does."""
     try:
         async with runtime.sessions() as session:
-            return await submissions.attach_artifact(
+            artifact = await submissions.attach_artifact(
                 session, earner, submission_id, criterion_id, stored=stored
             )
     except ActionError:
         await discard_unreferenced(runtime, stored)
         raise
+    # Video and audio start their rendition and observations now, while the earner drafts.
+    await media.request_media(runtime, [artifact])
+    return artifact
 
 
 async def _store_form_file(request: Request, runtime: Runtime) -> evidence.StoredFile:

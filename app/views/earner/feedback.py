@@ -4,7 +4,7 @@ never the reviewer (review is blind both ways); and each version's outcome, appe
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +15,7 @@ from app.models import (
     Decision,
     Outcome,
     Review,
+    ReviewMoment,
     ReviewScore,
     ReviewState,
     RubricCriterion,
@@ -34,6 +35,14 @@ class Score:
 
 
 @dataclass(frozen=True)
+class Moment:
+    at_text: str
+    criterion: str | None
+    comment: str
+    url: str  # the recording's page, opening at the moment
+
+
+@dataclass(frozen=True)
 class Feedback:
     """One completed review, anonymous: "Review 1", its recommendation, scores, comments."""
 
@@ -43,6 +52,8 @@ class Feedback:
     scores: list[Score]
     # For the "rate this feedback" link (app/views/ratings.py).
     review_id: uuid.UUID | None = None
+    # Timestamped comments on the earner's recordings (issue 19), in time order.
+    moments: list[Moment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,14 @@ async def feedback_by_version(
             )
         ).all()
     }
+    marked = (
+        await session.exec(
+            select(ReviewMoment, RubricCriterion.title)
+            .outerjoin(RubricCriterion, col(RubricCriterion.id) == col(ReviewMoment.criterion_id))
+            .where(col(ReviewMoment.review_id).in_([r.id for r in reviews]))
+            .order_by(col(ReviewMoment.at_ms))
+        )
+    ).all()
     out: dict[uuid.UUID, list[Feedback]] = {}
     for review in reviews:
         mine = sorted(
@@ -114,9 +133,26 @@ async def feedback_by_version(
                     for s in mine
                 ],
                 review_id=review.id,
+                moments=[
+                    Moment(
+                        at_text=_clock(moment.at_ms // 1000),
+                        criterion=title,
+                        comment=moment.comment,
+                        url=f"/submissions/{review.submission_id}/recordings/"
+                        f"{moment.artifact_id}?t={moment.at_ms / 1000:g}",
+                    )
+                    for moment, title in marked
+                    if moment.review_id == review.id
+                ],
             )
         )
     return out
+
+
+def _clock(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 async def outcomes_by_version(

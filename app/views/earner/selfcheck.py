@@ -19,6 +19,7 @@ from app.templating import templates
 from app.views import form_fields
 from app.views.apikit import caller, path_id
 from app.views.earner.responses import see_other
+from app.views.media.player import media_views
 
 
 async def page(request: Request, *, error: ActionError | None = None) -> Response:
@@ -36,6 +37,7 @@ async def page(request: Request, *, error: ActionError | None = None) -> Respons
                 select(SelfAssessment).where(SelfAssessment.version_id == version.id)
             )
         ).all()
+        recordings = await media_views(session, version.id)
     return templates.TemplateResponse(
         request,
         "earner/selfcheck.html",
@@ -46,6 +48,7 @@ async def page(request: Request, *, error: ActionError | None = None) -> Respons
             "rubric": scale,
             "rated": {r.criterion_id: r.level_id for r in rated},
             "shared": any(r.shared for r in rated),
+            "recordings": recordings,
             "error": error.detail if error else None,
         },
         status_code=error.status if error else 200,

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.access import require_user
-from app.actions import reviews, tasks
+from app.actions import moments, reviews, tasks
 from app.actions.submissions.selfcheck import self_assessment_of
 from app.actions.tasks import GONE
 from app.auth import current_user
@@ -29,6 +29,8 @@ from app.models import (
 from app.templating import templates
 from app.views import form_fields
 from app.views.apikit import path_id
+from app.views.media.pages import MOMENT_ERRORS
+from app.views.media.player import media_views
 from app.views.reviewer.cards import POOL_LABELS, REASON_LABELS, RECOMMENDATIONS, left_text
 from app.views.reviewer.feed import forget_page
 from app.views.reviewer.sheet import (
@@ -69,6 +71,12 @@ async def _render(
         sheet = await load_sheet(session, user, task_id)
         # The earner's own rating, only when they chose to share it (issue 10).
         self_rating = await self_assessment_of(session, sheet.task.version_id, shared_only=True)
+        # Video and audio: the rendition, observations and my timestamped comments.
+        marked = await moments.moments_of_task(session, sheet.task.id)
+        recordings = {
+            view.artifact_id: view
+            for view in await media_views(session, sheet.task.version_id, marked)
+        }
     expires = sheet.task.lease_expires_at
     if expires is None or expires <= now:
         # The sweeper has not run yet, but the lease is over: evidence is no longer served.
@@ -98,6 +106,13 @@ async def _render(
             "error": error,
             "notice": NOTICES.get(request.query_params.get("done", "")),
             "self_rating": self_rating,
+            "recordings": recordings,
+            "mark": {
+                "task_id": sheet.task.id,
+                "lease_version": sheet.task.lease_version,
+                "criteria": sheet.criteria,
+            },
+            "moment_error": MOMENT_ERRORS.get(request.query_params.get("moment_error", "")),
         },
         status_code=status,
     )
