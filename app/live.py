@@ -306,6 +306,7 @@ class Hub:
     def deliver(self, channel: str, raw: str) -> None:
         """Fan one pub/sub message out to the mailboxes it is for."""
         if channel == self._feed:
+            events.feed_changed()  # pages drawn from the old feed are stale now
             event = parse_feed(raw)
             if event is None:
                 log.warning("dropped a malformed feed event: %.200s", raw)

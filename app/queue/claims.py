@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app import access
+from app import access, events
 from app.errors import ActionError, not_found
 from app.models import User
 from app.queue import pools
@@ -279,6 +279,7 @@ async def _confirm(runtime: Runtime, reviewer: User, row: Any) -> None:
             "read": False,
         },
     }
+    events.feed_changed()
     try:
         await scripts(runtime.redis).run(
             "confirm",
