@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import Sessions, make_engine, make_sessions
+from app.queue.hot import HotPool
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,15 @@ class Runtime:
     arq: ArqRedis
 
     @functools.cached_property
+    def hot(self) -> HotPool:
+        """The claim statements' own small asyncpg pool (app.queue.hot)."""
+        return HotPool(
+            self.urls.database,
+            self.settings.max_live_claims,
+            size=max(2, self.settings.db_pool_size // 2),
+        )
+
+    @functools.cached_property
     def autocommit(self) -> AsyncEngine:
         """The same pool, each statement its own transaction: no BEGIN/COMMIT round trips
         around the single statements of the claim path."""
@@ -73,6 +83,8 @@ class Runtime:
         return self.settings.redis_prefix + "arq:queue"
 
     async def close(self) -> None:
+        if "hot" in self.__dict__:
+            await self.hot.close()
         await self.arq.aclose()
         await self.redis.aclose()
         await self.engine.dispose()
