@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool, Redis
@@ -14,8 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import Sessions, make_engine, make_sessions
-from app.queue.hot import HotPool
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.queue.hot import HotPool
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class Runtime:
     @functools.cached_property
     def hot(self) -> HotPool:
         """The claim statements' own small asyncpg pool (app.queue.hot)."""
+        from app.queue.hot import HotPool  # the queue's modules name Runtime: import late
+
         return HotPool(
             self.urls.database,
             self.settings.max_live_claims,
