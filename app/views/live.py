@@ -240,32 +240,31 @@ class Socket:
                 await drain
 
 
-class Identity(NamedTuple):
-    """What a socket keeps of its person after the handshake (not the ORM row: it would pin
-    the database session and its identity map for the socket's whole life)."""
+async def register(
+    runtime: Runtime, hub: Hub, websocket: WebSocket, token: str | None
+) -> tuple[Listener, int] | None:
+    """Authenticate, register with the hub, then read the newest notification id, in this
+    order and in one database session: a notification committed after the read reaches the
+    listener, and `hello`'s id covers the rest. None: not authenticated.
 
-    user_id: uuid.UUID
-    school: str | None
-    pools: set[tuple[uuid.UUID, str]]
-
-
-async def identify(runtime: Runtime, websocket: WebSocket, token: str | None) -> Identity | None:
-    """The person behind this socket and the feeds they may watch, or None."""
+    Only the listener outlives this: not the ORM row, which would pin the session and its
+    identity map for the socket's whole life."""
     async with runtime.sessions() as session:
         user = await authenticate(session, websocket, token)
         if user is None:
             return None
-        return Identity(user.id, user.school, await reviewer_pools(session, user))
-
-
-async def last_notification_id(runtime: Runtime, user_id: uuid.UUID) -> int:
-    async with runtime.sessions() as session:
-        last_id = (
-            await session.exec(
-                select(func.max(Notification.id)).where(Notification.user_id == user_id)
-            )
-        ).one()
-    return last_id or 0
+        pools = await reviewer_pools(session, user)
+        listener = hub.attach(user.id, user.school, pools)
+        try:
+            last_id = (
+                await session.exec(
+                    select(func.max(Notification.id)).where(Notification.user_id == user.id)
+                )
+            ).one()
+        except BaseException:
+            hub.detach(listener)
+            raise
+    return listener, last_id or 0
 
 
 async def live(websocket: WebSocket) -> None:
@@ -279,42 +278,40 @@ async def live(websocket: WebSocket) -> None:
     origin_ok = origin_allowed(
         websocket.headers.get("origin"), runtime.settings.base_url, via_token=token is not None
     )
+    # A foreign page learns nothing, not even whether the cookie is valid.
+    registered = await register(runtime, hub, websocket, token) if origin_ok else None
+    listener = registered[0] if registered is not None else None
+    socket = Socket(websocket, listener)
     try:
-        # A foreign page learns nothing, not even whether the cookie is valid.
-        identity = await identify(runtime, websocket, token) if origin_ok else None
         await websocket.accept()
-        socket = Socket(websocket)
         if not origin_ok:
             await socket.close(
                 CLOSE_FORBIDDEN_ORIGIN, "forbidden_origin", "Connect from MCX itself."
             )
             return
-        if identity is None:
+        if registered is None or listener is None:
             await socket.close(
                 CLOSE_UNAUTHENTICATED, "unauthenticated", "Log in, or connect with an API token."
             )
             return
-        listener = hub.attach(identity.user_id, identity.school, identity.pools)
-        del identity  # the pools now live, shared, in the hub
-        socket.listener = listener
-        try:
-            last_id = await last_notification_id(runtime, uuid.UUID(listener.user_id))
-            await socket.send_json(
-                {"type": "hello", "user_id": listener.user_id, "last_notification_id": last_id}
-            )
-            # From now on the hub may write frames straight to the wire (never before `hello`;
-            # what it offered meanwhile waits in the mailbox, and direct writes wait behind it).
-            listener.wake = socket.wake
-            listener.direct = direct_writer(websocket.scope, socket.idle)
-            if not listener.queue.empty():
-                socket.wake()
-            await _read(socket, runtime, hub, listener, token)
-        finally:
-            hub.detach(listener)
-            listener.wake = listener.direct = None
-            await socket.stop()
+        await socket.send_json(
+            {"type": "hello", "user_id": listener.user_id, "last_notification_id": registered[1]}
+        )
+        del registered
+        # From now on the hub may write frames straight to the wire (never before `hello`;
+        # what it offered meanwhile waits in the mailbox, and direct writes wait behind it).
+        listener.wake = socket.wake
+        listener.direct = direct_writer(websocket.scope, socket.idle)
+        if not listener.queue.empty():
+            socket.wake()
+        await _read(socket, runtime, hub, listener, token)
     except WebSocketDisconnect:
         pass  # the phone left: nothing to report
+    finally:
+        if listener is not None:
+            hub.detach(listener)
+            listener.wake = listener.direct = None
+        await socket.stop()
 
 
 async def _read(
