@@ -5,9 +5,14 @@ channels (see app.events), decides per listener who may see each event, and hand
 Each event's websocket frame is built once; a socket that is idle (nothing queued, nothing
 being sent, its connection taking data) gets those bytes written straight to its transport,
 so one event costs 5,000 phones 5,000 writes, not 5,000 task wake-ups and send chains.
-Otherwise the event waits in the mailbox as JSON text for the socket's own writer task
-(app.views.live). Nothing here waits on a phone: a full mailbox is emptied and replaced by
-one `resync`.
+Otherwise the event waits in the mailbox as JSON text and the socket starts a drain task
+(app.views.live) that ends when the mailbox is empty. Nothing here waits on a phone: a full
+mailbox is emptied and replaced by one `resync`.
+
+Memory per idle socket is kept near the framework's floor (bench/capacity.py): no task, timer
+or queue of its own (one heartbeat timer per hub pings the quiet sockets), a mailbox that
+holds a deque only while it holds events, pool sets shared between sockets, and middlewares
+that keep no frame alive for a websocket (ServerConnectionMiddleware, SessionMiddleware here).
 """
 
 from __future__ import annotations
