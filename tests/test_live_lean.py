@@ -143,7 +143,7 @@ async def test_without_direct_writes_the_mailbox_delivers_everything_in_order(
 async def test_what_mcx_itself_keeps_per_idle_socket_is_small(
     server: Server, runtime: Runtime
 ) -> None:
-    """A regression guard on the Python objects MCX's own code (app/) keeps per socket: the
+    """A regression guard on the Python objects MCX's websocket layer keeps per socket: the
     hub listener, its mailbox, the socket's state and frames, the middlewares' share."""
     world = await make_world(runtime)
     people = [
@@ -165,11 +165,16 @@ async def test_what_mcx_itself_keeps_per_idle_socket_is_small(
         tracemalloc.stop()
         for ws in first + sockets:
             await ws.close()
-    mine = [tracemalloc.Filter(True, str(Path(live_hub.__file__).parent / "*"))]
+    # The websocket layer and the middlewares a socket passes through; caches elsewhere in
+    # app/ (identities, pools) are bounded by their own rules, not held per socket.
+    app_dir = Path(live_hub.__file__).parent
+    layer = ["live.py", "views/live.py", "security.py", "bodies.py", "csrf.py"]
+    mine = [tracemalloc.Filter(True, str(app_dir / name)) for name in layer]
     grown = after.filter_traces(mine).compare_to(before.filter_traces(mine), "lineno")
     per_socket = sum(stat.size_diff for stat in grown) / SOCKETS
-    # About 1.2 KiB today (the listener, its mailbox, the socket, two coroutine frames); it
-    # was about 9 KiB with a writer and a reader task, an asyncio.Queue and the ORM row.
+    # About 1.5 KiB today (the listener, its mailbox, the socket, two coroutine frames of
+    # ours, and Starlette's next coroutine, counted where CSRFMiddleware creates it); it was
+    # about 9 KiB with a writer and a reader task, an asyncio.Queue and the ORM row.
     assert per_socket < 2048, [str(stat) for stat in grown[:8]]
 
 
