@@ -173,8 +173,9 @@ async def test_what_mcx_itself_keeps_per_idle_socket_is_small(
     grown = after.filter_traces(mine).compare_to(before.filter_traces(mine), "lineno")
     per_socket = sum(stat.size_diff for stat in grown) / SOCKETS
     # About 1.5 KiB today (the listener, its mailbox, the socket, two coroutine frames of
-    # ours, and Starlette's next coroutine, counted where CSRFMiddleware creates it); it was
-    # about 9 KiB with a writer and a reader task, an asyncio.Queue and the ORM row.
+    # ours, and Starlette's next coroutine, counted where CSRFMiddleware creates it); these files
+    # held about 5.9 KiB per socket with a reader and a writer task each (and more elsewhere:
+    # an asyncio.Queue, a timer, the ORM row and its session).
     assert per_socket < 2048, [str(stat) for stat in grown[:8]]
 
 
