@@ -23,6 +23,8 @@ class Served:
     base: str
     settings: Settings  # the same database, Redis and prefix, for an in-process runtime
     log: Path
+    pid: int  # the `mcx serve` process (with --workers, the parent of the workers)
+    port: int
 
     @property
     def ws(self) -> str:
@@ -30,9 +32,9 @@ class Served:
 
 
 @contextlib.contextmanager
-def mcx_serve(services: Urls, data_dir: Path) -> Iterator[Served]:
-    """Started, waited for (/readyz), and terminated by its pid on the way out; the server
-    log must hold no traceback."""
+def mcx_serve(services: Urls, data_dir: Path, *extra: str) -> Iterator[Served]:
+    """Started (`extra` are more `mcx serve` options), waited for (/readyz), and terminated by
+    its pid on the way out; the server log must hold no traceback."""
     prefix = f"mcx:test:{uuid.uuid4().hex[:8]}:"
     port = free_port()
     env = {
@@ -45,7 +47,7 @@ def mcx_serve(services: Urls, data_dir: Path) -> Iterator[Served]:
     log = data_dir / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(  # noqa: S603 - our own command
-            [*PYTHON, "serve", "--port", str(port), "--log-level", "warning"],
+            [*PYTHON, "serve", "--port", str(port), "--log-level", "warning", *extra],
             env=env,
             cwd=ROOT,
             stdout=out,
@@ -60,6 +62,8 @@ def mcx_serve(services: Urls, data_dir: Path) -> Iterator[Served]:
             data_dir=data_dir,
         ),
         log=log,
+        pid=server.pid,
+        port=port,
     )
     try:
         deadline = time.monotonic() + 60
