@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -60,10 +60,14 @@ class BodyPaceMiddleware:
         self.idle = idle
         self.min_rate = min_rate
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Anything but HTTP (a websocket) gets the next app's own awaitable: no frame of this
+        # middleware stays alive for as long as a socket is open.
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
         received = 0
         complete = False

@@ -12,6 +12,7 @@ cross-site request gains nothing (they are open to any origin by design).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -43,12 +44,15 @@ class CSRFMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] in SAFE_METHODS
-            or scope["path"] in PUBLIC_PATHS
-        ):
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Anything but HTTP (a websocket) gets the next app's own awaitable: no frame of this
+        # middleware stays alive for as long as a socket is open.
+        if scope["type"] != "http":
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] in SAFE_METHODS or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)

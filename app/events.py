@@ -24,6 +24,21 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 
+_feed_version = 0
+
+
+def feed_changed() -> None:
+    """The open work changed (published here, or heard from another process)."""
+    global _feed_version  # noqa: PLW0603 - one counter per process, by design
+    _feed_version += 1
+
+
+def feed_version() -> int:
+    """Bumped by every change of the open work this process made or heard of: what was drawn
+    from the feed at an older version is stale."""
+    return _feed_version
+
+
 def feed_channel(settings: Settings) -> str:
     return settings.redis_prefix + "ev:feed"
 
@@ -56,6 +71,7 @@ async def publish_feed(
     `audience` is for the fan-out only (never sent to phones): the earner and reviewers who
     must not see the task, and the earner's school when the credential excludes it.
     """
+    feed_changed()
     message = {
         "type": kind,
         "task_id": str(task_id),

@@ -74,10 +74,11 @@ class FastLane:
         self.https = base_url.startswith("https://")
         self._headers: dict[str | None, list[tuple[bytes, bytes]]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: what passes through keeps no frame of this middleware alive (an
+        # idle websocket would hold one for its whole life).
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         routed = _route(scope["method"], scope["path"])
         token = host = None
         if routed is not None:
@@ -91,8 +92,17 @@ class FastLane:
                 elif name == b"host":
                     host = value.decode("latin-1")
         if routed is None or not token:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._answer(scope, send, routed, token, host)
+
+    async def _answer(
+        self,
+        scope: Scope,
+        send: Send,
+        routed: tuple[Handler, str],
+        token: str,
+        host: str | None,
+    ) -> None:
         handler, arg = routed
         runtime: Runtime = scope["app"].state.runtime
         extra: list[tuple[bytes, bytes]] = []

@@ -5,9 +5,14 @@ channels (see app.events), decides per listener who may see each event, and hand
 Each event's websocket frame is built once; a socket that is idle (nothing queued, nothing
 being sent, its connection taking data) gets those bytes written straight to its transport,
 so one event costs 5,000 phones 5,000 writes, not 5,000 task wake-ups and send chains.
-Otherwise the event waits in the mailbox as JSON text for the socket's own writer task
-(app.views.live). Nothing here waits on a phone: a full mailbox is emptied and replaced by
-one `resync`.
+Otherwise the event waits in the mailbox as JSON text and the socket starts a drain task
+(app.views.live) that ends when the mailbox is empty. Nothing here waits on a phone: a full
+mailbox is emptied and replaced by one `resync`.
+
+Memory per idle socket is kept near the framework's floor (bench/capacity.py): no task, timer
+or queue of its own (one heartbeat timer per hub pings the quiet sockets), a mailbox that
+holds a deque only while it holds events, pool sets shared between sockets, and middlewares
+that keep no frame alive for a websocket (ServerConnectionMiddleware, SessionMiddleware here).
 """
 
 from __future__ import annotations
@@ -18,13 +23,18 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Callable, Iterable
+from base64 import b64decode
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from itsdangerous.exc import BadSignature
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
+from starlette.middleware import sessions
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import events
@@ -74,44 +84,79 @@ class ServerConnectionMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] == "websocket":
             scope[SERVER_CONNECTION] = getattr(send, "__self__", None)
-        await self.app(scope, receive, send)
+        # Handing on the app's own awaitable, not awaiting it in a coroutine of ours, keeps no
+        # frame of this middleware alive for as long as a socket is open.
+        return self.app(scope, receive, send)
+
+
+class SessionMiddleware:
+    """Starlette's session middleware (same options), except that for a websocket it only
+    reads the cookie into `scope["session"]` and hands on the app's own awaitable. A websocket
+    never sets a cookie (Starlette's `send` wrapper acts on `http.response.start` only), so that
+    wrapper and its frame would be kept alive for nothing for as long as the socket is open."""
+
+    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
+        self.app = app
+        self.http = sessions.SessionMiddleware(app, **options)
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] != "websocket":
+            return self.http(scope, receive, send)
+        scope["session"] = self.read(scope)
+        return self.app(scope, receive, send)
+
+    def read(self, scope: Scope) -> dict[str, Any]:
+        """The session the cookie holds, read as Starlette reads it; {} when absent or forged."""
+        cookie = HTTPConnection(scope).cookies.get(self.http.session_cookie)
+        if cookie is None:
+            return {}
+        try:
+            data = self.http.signer.unsign(cookie.encode("utf-8"), max_age=self.http.max_age)
+        except BadSignature:
+            return {}
+        session = json.loads(b64decode(data))
+        return session if isinstance(session, dict) else {}
+
+
+class DirectWriter:
+    """Writes a ready frame straight to one websocket's transport (uvicorn's websockets-sansio
+    connection), only while `idle()` (no send of the socket's own in progress), the connection
+    is open and the transport is not paused by flow control; says whether it wrote."""
+
+    __slots__ = ("_connection", "_idle")
+
+    def __init__(self, connection: Any, idle: Callable[[], bool]) -> None:
+        self._connection, self._idle = connection, idle
+
+    def __call__(self, frame: bytes) -> bool:
+        connection = self._connection
+        if (
+            not self._idle()
+            or not connection.writable.is_set()
+            or connection.close_sent
+            or connection.disconnected
+            or connection.transport.is_closing()
+        ):
+            return False
+        connection.transport.write(frame)
+        return True
 
 
 def direct_writer(scope: Scope, idle: Callable[[], bool]) -> Callable[[bytes], bool] | None:
-    """A function writing a ready frame straight to this websocket's transport, or None when
-    the server is not one whose connection it understands (then the mailbox does the work).
-
-    It writes only while `idle()` (no send of the socket's own in progress), the connection
-    is open and the transport is not paused by flow control; otherwise it returns False."""
+    """A DirectWriter for this websocket, or None when the server is not one whose connection
+    it understands (then the mailbox does the work)."""
     connection: Any = scope.get(SERVER_CONNECTION)
-    transport: Any = getattr(connection, "transport", None)
-    writable: Any = getattr(connection, "writable", None)
     understood = (
-        transport is not None
-        and isinstance(writable, asyncio.Event)
+        getattr(connection, "transport", None) is not None
+        and isinstance(getattr(connection, "writable", None), asyncio.Event)
         and isinstance(getattr(connection, "close_sent", None), bool)
         and isinstance(getattr(connection, "disconnected", None), bool)
         and getattr(connection, "handshake_complete", False) is True
     )
-    if not understood:
-        return None
-
-    def write(frame: bytes) -> bool:
-        if (
-            not idle()
-            or not writable.is_set()
-            or connection.close_sent
-            or connection.disconnected
-            or transport.is_closing()
-        ):
-            return False
-        transport.write(frame)
-        return True
-
-    return write
+    return DirectWriter(connection, idle) if understood else None
 
 
 class Frames:
@@ -127,19 +172,58 @@ class Frames:
         return frame
 
 
-@dataclass(eq=False)
+class Mailbox:
+    """A bounded FIFO of JSON texts that never waits: the socket's drain task empties it.
+
+    Most sockets are idle and most events are written directly, so the deque exists only while
+    something is queued (even an empty deque holds a 64-slot block: ~0.7 KiB per socket)."""
+
+    __slots__ = ("_items", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: deque[str] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items is not None else 0
+
+    def empty(self) -> bool:
+        return self._items is None
+
+    def put_nowait(self, text: str) -> None:
+        if self._items is None:
+            self._items = deque()
+        elif len(self._items) >= self.maxsize:
+            raise asyncio.QueueFull
+        self._items.append(text)
+
+    def get_nowait(self) -> str:
+        if self._items is None:
+            raise asyncio.QueueEmpty
+        text = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return text
+
+
+@dataclass(eq=False, slots=True)
 class Listener:
     """One open socket: who it is, what it may watch, and its bounded mailbox of JSON text.
 
     `direct`, when the server allows it, writes a ready frame to the socket at once and says
-    whether it did (False: busy, paused or closing; the mailbox takes the event instead)."""
+    whether it did (False: busy, paused or closing; the mailbox takes the event instead).
+    `wake` is called whenever the mailbox got something, so the socket's side drains it.
+    `quiet` is cleared by every offer and set by every heartbeat: a socket still quiet at the
+    next heartbeat heard nothing for a whole period and is pinged."""
 
     user_id: str
     school: str | None
     pools: frozenset[tuple[str, str]]
-    queue: asyncio.Queue[str]
+    queue: Mailbox
     resyncs: int = 0
     direct: Callable[[bytes], bool] | None = None
+    wake: Callable[[], None] | None = None
+    quiet: bool = False
 
     def update(self, pools: Iterable[tuple[uuid.UUID, str]], school: str | None) -> None:
         """Replace the (credential, pool) feeds and school, e.g. after a `refresh`."""
@@ -150,6 +234,7 @@ class Listener:
         """Write at once when the socket is idle, else queue without waiting. When the queue is
         full, drop what is queued and ask for a resync instead: the phone refetches from
         PostgreSQL, and a slow phone never costs unbounded memory."""
+        self.quiet = False
         # Only with nothing queued: a direct write must never overtake an earlier event.
         if self.direct is not None and frames is not None and self.queue.empty():
             if self.direct(frames.of(text)):
@@ -161,6 +246,8 @@ class Listener:
                 self.queue.get_nowait()
             self.queue.put_nowait(RESYNC)
             self.resyncs += 1
+        if self.wake is not None:
+            self.wake()
 
 
 @dataclass(frozen=True)
@@ -244,6 +331,7 @@ def parse_feed(raw: str) -> FeedEvent | None:
 class Hub:
     """The process's one subscriber. `start()` runs it; it reconnects by itself, with backoff,
     and every (re)subscription tells every socket to resync, since events may have been missed.
+    It also keeps the sockets' heartbeat: one timer for all of them, not one per socket.
     """
 
     def __init__(
@@ -265,8 +353,12 @@ class Hub:
         self._channels = (feed_channel, user_channel)
         self._idle = idle_seconds
         self._listeners: set[Listener] = set()
-        self._by_user: dict[str, set[Listener]] = {}
-        self._task: asyncio.Task[None] | None = None
+        # Usually one socket per person: a list of one is a quarter of an empty set's size.
+        self._by_user: dict[str, list[Listener]] = {}
+        # Reviewers of the same pools share one frozenset; rebuilt at each heartbeat, so sets
+        # nobody holds any more are let go.
+        self._pool_sets: dict[frozenset[tuple[str, str]], frozenset[tuple[str, str]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
         self._failures = 0  # since the last subscription: the backoff exponent
 
     # -- sockets ---------------------------------------------------------------------------
@@ -276,21 +368,26 @@ class Hub:
     ) -> Listener:
         """Register a socket before telling it `hello`, so nothing falls between the two."""
         listener = Listener(
-            user_id=str(user_id),
-            school=None,
-            pools=frozenset(),
-            queue=asyncio.Queue(maxsize=self.queue_size),
+            user_id=str(user_id), school=None, pools=frozenset(), queue=Mailbox(self.queue_size)
         )
-        listener.update(pools, school)
+        self.update(listener, pools, school)
         self._listeners.add(listener)
-        self._by_user.setdefault(listener.user_id, set()).add(listener)
+        self._by_user.setdefault(listener.user_id, []).append(listener)
         return listener
+
+    def update(
+        self, listener: Listener, pools: Iterable[tuple[uuid.UUID, str]], school: str | None
+    ) -> None:
+        """Replace a socket's feeds and school (Listener.update), sharing equal pool sets."""
+        listener.update(pools, school)
+        listener.pools = self._pool_sets.setdefault(listener.pools, listener.pools)
 
     def detach(self, listener: Listener) -> None:
         self._listeners.discard(listener)
         mine = self._by_user.get(listener.user_id)
         if mine is not None:
-            mine.discard(listener)
+            with contextlib.suppress(ValueError):
+                mine.remove(listener)
             if not mine:
                 del self._by_user[listener.user_id]
 
@@ -301,11 +398,23 @@ class Hub:
     def connections(self) -> int:
         return len(self._listeners)
 
+    def beat(self) -> None:
+        """One heartbeat: ping each socket that heard nothing since the last one, so phones
+        notice a dead connection and proxies keep an idle one open (a socket is pinged after
+        between one and two periods of silence)."""
+        frames = Frames()
+        for listener in self._listeners:
+            if listener.quiet:
+                listener.offer(PING, frames)
+            listener.quiet = True
+        self._pool_sets = {listener.pools: listener.pools for listener in self._listeners}
+
     # -- fan-out ---------------------------------------------------------------------------
 
     def deliver(self, channel: str, raw: str) -> None:
         """Fan one pub/sub message out to the mailboxes it is for."""
         if channel == self._feed:
+            events.feed_changed()  # pages drawn from the old feed are stale now
             event = parse_feed(raw)
             if event is None:
                 log.warning("dropped a malformed feed event: %.200s", raw)
@@ -344,17 +453,26 @@ class Hub:
     # -- the subscription ------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="live-hub")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name="live-hub"),
+                asyncio.create_task(self._beat(), name="live-heartbeat"),
+            ]
 
     async def stop(self) -> None:
         """Stop listening and close the hub's Redis client; open sockets simply go quiet."""
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         await self._redis.aclose()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            self.beat()
 
     async def _run(self) -> None:
         while True:

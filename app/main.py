@@ -12,7 +12,6 @@ from python_multipart.exceptions import ParseError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Mount, Route
@@ -24,7 +23,7 @@ from app.csrf import CSRFMiddleware
 from app.db import require_current_schema
 from app.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_TYPES, ActionError, is_unavailable
 from app.fastlane import FastLane
-from app.live import ServerConnectionMiddleware, start_hub
+from app.live import ServerConnectionMiddleware, SessionMiddleware, start_hub
 from app.prg import RefusedFormRedirectMiddleware
 from app.runtime import Runtime, Urls, open_runtime
 from app.security import SecurityHeadersMiddleware

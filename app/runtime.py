@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool, Redis
@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import Sessions, make_engine, make_sessions
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.queue.hot import HotPool
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,17 @@ class Runtime:
     arq: ArqRedis
 
     @functools.cached_property
+    def hot(self) -> HotPool:
+        """The claim statements' own small asyncpg pool (app.queue.hot)."""
+        from app.queue.hot import HotPool  # the queue's modules name Runtime: import late
+
+        return HotPool(
+            self.urls.database,
+            self.settings.max_live_claims,
+            size=max(2, self.settings.db_pool_size // 2),
+        )
+
+    @functools.cached_property
     def autocommit(self) -> AsyncEngine:
         """The same pool, each statement its own transaction: no BEGIN/COMMIT round trips
         around the single statements of the claim path."""
@@ -73,6 +87,8 @@ class Runtime:
         return self.settings.redis_prefix + "arq:queue"
 
     async def close(self) -> None:
+        if "hot" in self.__dict__:
+            await self.hot.close()
         await self.arq.aclose()
         await self.redis.aclose()
         await self.engine.dispose()

@@ -14,7 +14,7 @@ inherits the PDF's own policy: `object-src 'none'` would blank it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -89,10 +89,14 @@ class SecurityHeadersMiddleware:
         self.https = base_url.startswith("https://")
         self.embeddable = tuple(embeddable)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Anything but HTTP (a websocket) gets the next app's own awaitable: no frame of this
+        # middleware stays alive for as long as a socket is open.
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
         extra = security_headers(
             host=host, https=self.https, embeddable=scope["path"].startswith(self.embeddable)

@@ -12,8 +12,12 @@ its `pong` back: that is the count of live sockets. KiB per socket = (RSS − ba
 
 Baseline in the same run: the floor of the stack, a bare Starlette websocket endpoint (accept,
 say hello, answer every message with a pong) on uvicorn with MCX's websocket settings, holding
-the largest level's sockets the same way; the difference is what MCX adds per socket (its
-hub listener and mailbox, two more tasks per socket, the authenticated user).
+the same levels the same way; the difference is what MCX adds per socket (its hub listener,
+the socket's state and coroutine frames, the headers it reads). Target: MCX's KiB per socket
+at most TARGET_RATIO times the bare endpoint's, at every level.
+
+Sockets are opened in steps of at most STEP, each step with the clients' full connect timeout,
+so a slow machine takes longer rather than failing the level.
 
     python -m bench.capacity                          # 1,000 / 5,000 / 10,000
     python -m bench.capacity --levels 2000 --idle 30
@@ -29,7 +33,8 @@ import signal
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,6 +48,8 @@ from bench.harness import PYTHON, ROOT, free_port, fresh_mcx
 from bench.live_feed import ClientPool, cpu_seconds, raise_fd_limit, rss_kib
 
 WARMUP = 50  # sockets opened and closed before the baseline
+STEP = 1000  # sockets opened per connect command
+TARGET_RATIO = 1.2  # MCX's KiB per idle socket over the bare endpoint's, at most
 PING_WITHIN = 30.0
 
 
@@ -67,7 +74,7 @@ class Capacity:
     levels: list[Level]
     fd_limit: int
     bare_base_kib: int = 0  # the bare Starlette baseline: after warm-up, 0 sockets
-    bare: Level | None = None
+    bare: list[Level] = field(default_factory=list)  # the same levels on bare Starlette
 
 
 def bare_app() -> Starlette:
@@ -99,9 +106,11 @@ async def _hold(
     """Grow to each level, wait for every hello, idle, ping every socket; RSS along the way."""
     results = []
     async with ClientPool(url, tokens, procs) as pool:
+        held = 0
         for level in levels:
             cpu0 = cpu_seconds(pid)
-            grown = await pool.connect(level)
+            grown = await _grow(pool, held, level)
+            held = level
             connect_cpu = cpu_seconds(pid) - cpu0
             if grown["failed"]:
                 print(
@@ -127,6 +136,19 @@ async def _hold(
                 )
             )
     return results
+
+
+async def _grow(pool: ClientPool, held: int, level: int) -> dict[str, Any]:
+    """Grow from `held` to `level` sockets, STEP at a time."""
+    total: dict[str, Any] = {"hello": 0, "failed": 0, "failures": [], "seconds": 0.0}
+    while held < level:
+        held = min(level, held + STEP)
+        grown = await pool.connect(held)
+        total["hello"] = grown["hello"]
+        total["failed"] += grown["failed"]
+        total["failures"] = (total["failures"] + grown["failures"])[:3]
+        total["seconds"] += grown["seconds"]
+    return total
 
 
 async def _warm(pid: int, url: str, tokens: list[str]) -> int:
@@ -174,8 +196,22 @@ async def measure(
         bare_url = f"ws://127.0.0.1:{bare_port}/ws"
         await asyncio.sleep(1.0)
         bare_base = await _warm(bare_pid, bare_url, tokens[-WARMUP:])
-        bare = await _hold(bare_pid, bare_url, tokens[: levels[-1]], levels[-1:], idle, count)
-    return Capacity(rss_cold, rss_base, idle, results, fd_limit, bare_base, bare[0])
+        bare = await _hold(bare_pid, bare_url, tokens[: levels[-1]], levels, idle, count)
+    return Capacity(rss_cold, rss_base, idle, results, fd_limit, bare_base, bare)
+
+
+def per_socket(level: Level, base_kib: int) -> float:
+    """KiB of resident memory per connected socket over the 0-socket baseline, after idling."""
+    return (level.rss_idle_kib - base_kib) / max(1, level.connected)
+
+
+def ratios(result: Capacity) -> list[tuple[int, float, float, float]]:
+    """(sockets, MCX KiB per socket, bare KiB per socket, MCX / bare) at every level."""
+    rows = []
+    for mcx, bare in zip(result.levels, result.bare, strict=False):
+        ours, floor = per_socket(mcx, result.rss_base_kib), per_socket(bare, result.bare_base_kib)
+        rows.append((mcx.asked, ours, floor, ours / floor if floor > 0 else float("inf")))
+    return rows
 
 
 def table(result: Capacity) -> str:
@@ -185,30 +221,45 @@ def table(result: Capacity) -> str:
         f"| 0 (cold) | – | – | – | {result.rss_cold_kib / 1024:.1f} | – | – | – | – |",
         f"| 0 (baseline, after {WARMUP} warm-up sockets) | – | – | – | {result.rss_base_kib / 1024:.1f} | – | – | – | – |",
     ]
-    previous = 0
-    for level in result.levels:
-        per = (level.rss_idle_kib - result.rss_base_kib) / max(1, level.connected)
-        grown = max(1, level.connected - previous)
+
+    def rows(levels: list[Level], base_kib: int, label: str) -> None:
+        previous = 0
+        for level in levels:
+            grown = max(1, level.connected - previous)
+            lines.append(
+                f"| {level.asked:,}{label} | {level.connected:,} | {level.alive:,} | "
+                f"{level.heard_ping:,} | {level.rss_kib / 1024:.1f} | "
+                f"{level.rss_idle_kib / 1024:.1f} | {per_socket(level, base_kib):.1f} | "
+                f"{level.connect_seconds:.1f} | {level.connect_cpu / grown * 1000:.2f} |"
+            )
+            previous = level.connected
+
+    rows(result.levels, result.rss_base_kib, "")
+    if result.bare:
         lines.append(
-            f"| {level.asked:,} | {level.connected:,} | {level.alive:,} | {level.heard_ping:,} | "
-            f"{level.rss_kib / 1024:.1f} | {level.rss_idle_kib / 1024:.1f} | {per:.1f} | "
-            f"{level.connect_seconds:.1f} | {level.connect_cpu / grown * 1000:.2f} |"
+            f"| 0 on bare Starlette (baseline, after {WARMUP} warm-up sockets) | – | – | – | "
+            f"{result.bare_base_kib / 1024:.1f} | – | – | – | – |"
         )
-        previous = level.connected
-    if result.bare is not None:
-        bare = result.bare
-        per = (bare.rss_idle_kib - result.bare_base_kib) / max(1, bare.connected)
-        lines.append(
-            f"| {bare.asked:,} on bare Starlette (baseline; 0 sockets: {result.bare_base_kib / 1024:.1f} MiB) | "
-            f"{bare.connected:,} | {bare.alive:,} | {bare.heard_ping:,} | {bare.rss_kib / 1024:.1f} | "
-            f"{bare.rss_idle_kib / 1024:.1f} | {per:.1f} | {bare.connect_seconds:.1f} | "
-            f"{bare.connect_cpu / max(1, bare.connected) * 1000:.2f} |"
-        )
+        rows(result.bare, result.bare_base_kib, " on bare Starlette")
+        lines += [
+            "",
+            f"| idle sockets | MCX KiB per socket | bare KiB per socket | MCX / bare (target ≤ {TARGET_RATIO:.2f}) |",
+            "|---|---|---|---|",
+        ]
+        for sockets, ours, floor, ratio in ratios(result):
+            mark = "PASS" if ratio <= TARGET_RATIO else "MISS"
+            lines.append(f"| {sockets:,} | {ours:.1f} | {floor:.1f} | {ratio:.2f} {mark} |")
     return "\n".join(lines)
 
 
 def ok(result: Capacity) -> bool:
-    return all(lv.connected == lv.asked == lv.alive and lv.lost == 0 for lv in result.levels)
+    """Every socket at every level said hello and answered after idling, on MCX and on the
+    bare endpoint, and MCX's memory per socket is within TARGET_RATIO of the bare one's."""
+    held = all(
+        lv.connected == lv.asked == lv.alive and lv.lost == 0
+        for lv in [*result.levels, *result.bare]
+    )
+    return held and all(ratio <= TARGET_RATIO for *_, ratio in ratios(result))
 
 
 def main() -> int:

@@ -96,7 +96,18 @@ function feedPage() {
   const pending = new Set(); // my claims in flight: their own task.claimed is not a loss
   const slot = (el, name) => el.querySelector(`[data-slot="${name}"]`);
   const cards = () => [...list.querySelectorAll('[data-task-card]:not(.leaving)')];
-  const findCard = (id) => cards().find((li) => li.dataset.taskId === id);
+  // A card is one packet's open work in one pool: data-task-ids holds all its tasks.
+  const idsOf = (li) => (li.dataset.taskIds || li.dataset.taskId).split(' ').filter(Boolean);
+  const findCard = (id) => cards().find((li) => idsOf(li).includes(id));
+  const neededText = (n) => (n > 1 ? `${n} reviewers needed` : '');
+  function forgetTask(li, id) {
+    // Someone took one of the card's tasks: the card stays while the packet needs more.
+    const left = idsOf(li).filter((t) => t !== id);
+    if (left.length === 0) return remove(li);
+    li.dataset.taskIds = left.join(' ');
+    li.dataset.taskId = left[0];
+    Object.assign(slot(li, 'needed'), { textContent: neededText(left.length), hidden: left.length < 2 });
+  }
   const updateEmpty = () => (empty.hidden = cards().length > 0);
   let toastTimer = null;
   function say(text) {
@@ -107,6 +118,8 @@ function feedPage() {
   }
   function fill(li, t) {
     li.dataset.taskId = t.task_id;
+    li.dataset.taskIds = (t.task_ids ?? [t.task_id]).join(' ');
+    Object.assign(slot(li, 'needed'), { textContent: t.needed_label ?? '', hidden: !t.needed_label });
     slot(li, 'credential').textContent = t.credential;
     slot(li, 'claim-name').textContent = ` ${t.credential}`;
     slot(li, 'pool').textContent = t.pool_label;
@@ -189,7 +202,14 @@ function feedPage() {
     button.disabled = true;
     form.dataset.key ||= newKey();
     if (li) pending.add(li.dataset.taskId);
-    const r = await api(url, { method: 'POST', key: form.dataset.key });
+    let r = await api(url, { method: 'POST', key: form.dataset.key });
+    // Someone was quicker to this task: the packet's other tasks in the card, in turn.
+    for (const other of li ? idsOf(li).slice(1) : []) {
+      if (!(r.status === 409 && r.data.error === 'already_taken')) break;
+      pending.add(other);
+      r = await api(`/api/v1/tasks/${other}/claim`, { method: 'POST', key: newKey() });
+      pending.delete(other);
+    }
     if (li) pending.delete(li.dataset.taskId);
     if (r.status === 201) return location.assign(`/review/tasks/${r.data.task_id}`);
     button.disabled = false;
@@ -224,7 +244,7 @@ function feedPage() {
     else if (m.type === 'resync' || m.notification?.kind === 'claim.expired') scheduleRefresh(0);
     else if (TAKEN.has(m.type) && !pending.has(m.task_id)) {
       const li = findCard(m.task_id);
-      if (li) remove(li);
+      if (li) forgetTask(li, m.task_id);
     }
   });
 }

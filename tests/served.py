@@ -23,6 +23,8 @@ class Served:
     base: str
     settings: Settings  # the same database, Redis and prefix, for an in-process runtime
     log: Path
+    pid: int  # the `mcx serve` process (with --workers, the parent of the workers)
+    port: int
 
     @property
     def ws(self) -> str:
@@ -30,10 +32,12 @@ class Served:
 
 
 @contextlib.contextmanager
-def mcx_serve(services: Urls, data_dir: Path, *, own_base_url: bool = False) -> Iterator[Served]:
-    """Started, waited for (/readyz), and terminated by its pid on the way out; the server
-    log must hold no traceback. With `own_base_url`, MCX_BASE_URL is the address it serves
-    on, so the URLs in its documents resolve (otherwise the default base URL)."""
+def mcx_serve(
+    services: Urls, data_dir: Path, *extra: str, own_base_url: bool = False
+) -> Iterator[Served]:
+    """Started (`extra` are more `mcx serve` options), waited for (/readyz), and terminated by
+    its pid on the way out; the server log must hold no traceback. With `own_base_url`,
+    MCX_BASE_URL is the address it serves on, so the URLs in its documents resolve."""
     prefix = f"mcx:test:{uuid.uuid4().hex[:8]}:"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -48,7 +52,7 @@ def mcx_serve(services: Urls, data_dir: Path, *, own_base_url: bool = False) -> 
     log = data_dir / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(  # noqa: S603 - our own command
-            [*PYTHON, "serve", "--port", str(port), "--log-level", "warning"],
+            [*PYTHON, "serve", "--port", str(port), "--log-level", "warning", *extra],
             env=env,
             cwd=ROOT,
             stdout=out,
@@ -64,6 +68,8 @@ def mcx_serve(services: Urls, data_dir: Path, *, own_base_url: bool = False) -> 
             **({"base_url": base} if own_base_url else {}),
         ),
         log=log,
+        pid=server.pid,
+        port=port,
     )
     try:
         deadline = time.monotonic() + 60

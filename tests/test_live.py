@@ -55,9 +55,10 @@ class Server:
     origin: str
 
 
-@pytest.fixture
-async def server(settings: Settings, services: Urls, runtime: Runtime) -> AsyncIterator[Server]:
-    """The app with /ws and a hub wired in its lifespan, served by uvicorn on a free port."""
+@contextlib.asynccontextmanager
+async def running(settings: Settings, services: Urls, **config: Any) -> AsyncIterator[Server]:
+    """The app with /ws and a hub wired in its lifespan, served by uvicorn on a free port
+    (`config`: more uvicorn options)."""
     app = create_app(
         settings,
         Urls(database=services.database, redis=services.redis),
@@ -67,8 +68,8 @@ async def server(settings: Settings, services: Urls, runtime: Runtime) -> AsyncI
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_config=None, timeout_graceful_shutdown=3)
-    uvi = uvicorn.Server(config)
+    options = {"lifespan": "on", "log_config": None, "timeout_graceful_shutdown": 3, **config}
+    uvi = uvicorn.Server(uvicorn.Config(app, **options))
     task = asyncio.create_task(uvi.serve(sockets=[sock]))
     try:
         async with asyncio.timeout(15):
@@ -87,6 +88,12 @@ async def server(settings: Settings, services: Urls, runtime: Runtime) -> AsyncI
         uvi.should_exit = True
         await asyncio.wait_for(task, 15)
         sock.close()
+
+
+@pytest.fixture
+async def server(settings: Settings, services: Urls, runtime: Runtime) -> AsyncIterator[Server]:
+    async with running(settings, services) as served:
+        yield served
 
 
 # -- data and phones -------------------------------------------------------------------------

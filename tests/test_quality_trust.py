@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from app.actions import calibration, trust
 from app.errors import ActionError
 from app.models import Membership, ReviewerStanding, ReviewTask, Role, Submission
+from app.queue import hot
 from app.runtime import Runtime
 from tests import factories as f
 from tests.factories import auth
@@ -197,6 +198,8 @@ async def test_the_quality_gate_adds_no_query_to_a_claim(
     # The app's own engine: the one its claim endpoint uses.
     engine = app.state.runtime.engine.sync_engine
     event.listen(engine, "before_cursor_execute", seen)
+    # The claim statement runs on the claim path's own connections (app.queue.hot).
+    hot.OBSERVERS.append(lambda statement: statements.append(statement))
     try:
         for slug in ("plain", "gated"):
             statements.clear()
@@ -212,6 +215,7 @@ async def test_the_quality_gate_adds_no_query_to_a_claim(
             assert release.status_code in (200, 204)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
+        hot.OBSERVERS.clear()
     assert counts["plain"] > 0 and counts["plain"] == counts["gated"], logged
     # ...and the gate was checked, inside the eligibility query.
     assert any("reviewer_standings" in sql for sql in logged["gated"])

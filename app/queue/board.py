@@ -126,6 +126,7 @@ async def put_open(
     stored_card: str = "",
 ) -> None:
     """lua/open.lua: the task is open in Redis (PostgreSQL already says so)."""
+    events.feed_changed()
     try:
         await scripts(runtime.redis).run(
             "open",
@@ -144,6 +145,7 @@ async def put_open(
 
 async def drop(runtime: Runtime, pool: PoolKey, task_id: uuid.UUID) -> None:
     """lua/drop.lua: the task leaves the live queue (completed, cancelled, handed on)."""
+    events.feed_changed()
     try:
         await scripts(runtime.redis).run(
             "drop", runtime.settings.redis_prefix, str(task_id), pool.name

@@ -16,14 +16,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from redis.exceptions import RedisError
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
-from app import access
+from app import access, events
 from app.errors import ActionError, not_found
 from app.models import User
 from app.queue import pools
+from app.queue.hot import Statement
 from app.queue.keys import TRUST_LEAD_SECONDS, PoolKey, held_key
 from app.queue.scripts import scripts
 from app.runtime import Runtime
@@ -32,9 +34,11 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 
 
-def _statement(name: str) -> Any:
+def _statement(name: str) -> Statement:
     """A statement from sql/, with the eligibility rules of app.access spliced in."""
-    return text((SQL_DIR / f"{name}.sql").read_text().replace("{eligible}", access.ELIGIBLE_SQL))
+    return Statement(
+        (SQL_DIR / f"{name}.sql").read_text().replace("{eligible}", access.ELIGIBLE_SQL)
+    )
 
 
 CLAIM_SQL = _statement("claim")
@@ -171,12 +175,11 @@ async def grant(
         "seconds": 60 * runtime.settings.lease_minutes,
     }
     try:
-        async with _autocommit(runtime) as conn:
-            row = (await conn.execute(CLAIM_SQL, params)).first()
-    except IntegrityError:
+        row = await runtime.hot.fetchrow(CLAIM_SQL, params)
+    except asyncpg.UniqueViolationError:
         row = None  # never the same reviewer twice on one submission (a unique index)
-    except DBAPIError as exc:
-        if _sqlstate(exc) != CAP_SQLSTATE:
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate != CAP_SQLSTATE:
             raise
         await _refused(runtime, reviewer, task_id, reserved)
         raise too_many() from None
@@ -193,15 +196,14 @@ async def claim_next_in_postgres(runtime: Runtime, reviewer: User) -> Claim | No
         "reviewer": reviewer.id,
         "school": _school(reviewer),
         "seconds": 60 * runtime.settings.lease_minutes,
-        "lead": TRUST_LEAD_SECONDS,
+        "lead": float(TRUST_LEAD_SECONDS),
     }
     try:
-        async with _autocommit(runtime) as conn:
-            row = (await conn.execute(CLAIM_NEXT_SQL, params)).first()
-    except IntegrityError:
+        row = await runtime.hot.fetchrow(CLAIM_NEXT_SQL, params)
+    except asyncpg.UniqueViolationError:
         return None
-    except DBAPIError as exc:
-        if _sqlstate(exc) != CAP_SQLSTATE:
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate != CAP_SQLSTATE:
             raise
         raise too_many() from None
     if row is None:
@@ -279,6 +281,7 @@ async def _confirm(runtime: Runtime, reviewer: User, row: Any) -> None:
             "read": False,
         },
     }
+    events.feed_changed()
     try:
         await scripts(runtime.redis).run(
             "confirm",
@@ -315,6 +318,11 @@ async def check_cap(runtime: Runtime, reviewer: User) -> None:
 
 def _cap(runtime: Runtime) -> int:
     return runtime.settings.max_live_claims
+
+
+def refused_by_cap(exc: DBAPIError) -> bool:
+    """Whether a statement run through SQLAlchemy was refused by the live-claim trigger."""
+    return _sqlstate(exc) == CAP_SQLSTATE
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import events
 from app.queue.board import card
 from app.queue.keys import (
     PoolKey,
@@ -121,6 +122,7 @@ async def rebuild(engine: AsyncEngine, redis: Redis, settings: Settings) -> dict
             pipe.set(ready_key, "1")
         await pipe.execute()
     removed = await _drop_stale(engine, redis, settings, pools)
+    events.feed_changed()
     counts = {
         "open": sum(len(v) for v in opened.values()),
         "claimed": sum(len(v) for v in leased.values()),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from typing import Any, NamedTuple
@@ -25,7 +26,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.access import reviewer_pools
 from app.auth import bearer_token, user_from_session, user_from_token
 from app.events import notification_json
-from app.live import PING, Hub, Listener, direct_writer
+from app.live import Hub, Listener, direct_writer
 from app.models import Notification, User
 from app.runtime import Runtime
 
@@ -39,6 +40,8 @@ MAX_ID = 2**63 - 1  # notification ids are BIGINT; a larger `after` is a bad mes
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_POLICY = 1008
+CLOSE_INTERNAL_ERROR = 1011
+log = logging.getLogger(__name__)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _FIELDS: dict[str, frozenset[str]] = {
     "ping": frozenset(),
@@ -138,6 +141,8 @@ def parse_message(message: Message) -> Request | BadMessage:
 class Budget:
     """A token bucket: `burst` requests at once, refilled at `rate` per second."""
 
+    __slots__ = ("at", "burst", "rate", "tokens")
+
     def __init__(self, burst: float = REQUEST_BURST, rate: float = REQUEST_RATE) -> None:
         self.burst, self.rate = burst, rate
         self.tokens, self.at = burst, time.monotonic()
@@ -156,121 +161,165 @@ class Budget:
 
 
 class Socket:
-    """One websocket written by two tasks (hub mailbox and replies): sends are serialised,
-    and nothing is sent after close."""
+    """One websocket written by the reader (replies) and, now and then, a drain task (events
+    the hub could not write directly): sends are serialised, and nothing is sent after close.
 
-    def __init__(self, websocket: WebSocket) -> None:
+    An idle socket costs no task of its own beyond the one uvicorn runs it in: the hub writes
+    most events straight to the wire (app.live.DirectWriter) and pings every socket from one
+    timer; a drain task exists only while the mailbox holds something."""
+
+    __slots__ = ("_closed", "_drain", "_lock", "_sending", "listener", "websocket")
+
+    def __init__(self, websocket: WebSocket, listener: Listener | None = None) -> None:
         self.websocket = websocket
+        self.listener = listener
         self._lock = asyncio.Lock()
+        self._sending = 0  # sends holding or waiting for the lock
         self._closed = False
+        self._drain: asyncio.Task[None] | None = None
 
     def idle(self) -> bool:
-        """Nothing being sent or closed: another writer may put a whole frame on the wire."""
-        return not self._closed and not self._lock.locked()
+        """Nothing being sent, waiting to be sent, or closed: another writer may put a whole
+        frame on the wire without overtaking anything."""
+        return not self._closed and self._sending == 0
 
     async def send(self, text: str) -> None:
-        async with self._lock:
-            if not self._closed:
-                await self.websocket.send_text(text)
+        self._sending += 1
+        try:
+            async with self._lock:
+                if not self._closed:
+                    await self.websocket.send_text(text)
+        finally:
+            self._sending -= 1
 
     async def send_json(self, data: dict[str, Any]) -> None:
         await self.send(json.dumps(data))
 
     async def close(self, code: int, error: str | None = None, detail: str = "") -> None:
-        async with self._lock:
-            if self._closed:
-                return
-            if error is not None:
-                await self.websocket.send_text(
-                    json.dumps({"type": "error", "error": error, "detail": detail})
+        self._sending += 1
+        try:
+            async with self._lock:
+                if self._closed:
+                    return
+                if error is not None:
+                    await self.websocket.send_text(
+                        json.dumps({"type": "error", "error": error, "detail": detail})
+                    )
+                self._closed = True
+                await self.websocket.close(code, error or "")
+        finally:
+            self._sending -= 1
+
+    def wake(self) -> None:
+        """The mailbox got something: make sure a drain task is on it."""
+        if self._drain is None and not self._closed:
+            self._drain = asyncio.create_task(self._drain_mailbox())
+
+    async def _drain_mailbox(self) -> None:
+        assert self.listener is not None
+        mailbox = self.listener.queue
+        try:
+            while not mailbox.empty():
+                await self.send(mailbox.get_nowait())
+        except WebSocketDisconnect:
+            pass  # the phone left; the reader hears it and ends the conversation
+        except Exception:
+            log.exception("could not send to a websocket; closing it")
+            with contextlib.suppress(Exception):
+                await self.close(CLOSE_INTERNAL_ERROR)
+        finally:
+            self._drain = None
+
+    async def stop(self) -> None:
+        """The conversation is over: no more draining."""
+        self._closed = True
+        drain, self._drain = self._drain, None
+        if drain is not None:
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await drain
+
+
+async def register(
+    runtime: Runtime, hub: Hub, websocket: WebSocket, token: str | None
+) -> tuple[Listener, int] | None:
+    """Authenticate, register with the hub, then read the newest notification id, in this
+    order and in one database session: a notification committed after the read reaches the
+    listener, and `hello`'s id covers the rest. None: not authenticated.
+
+    Only the listener outlives this: not the ORM row, which would pin the session and its
+    identity map for the socket's whole life."""
+    async with runtime.sessions() as session:
+        user = await authenticate(session, websocket, token)
+        if user is None:
+            return None
+        pools = await reviewer_pools(session, user)
+        listener = hub.attach(user.id, user.school, pools)
+        try:
+            last_id = (
+                await session.exec(
+                    select(func.max(Notification.id)).where(Notification.user_id == user.id)
                 )
-            self._closed = True
-            await self.websocket.close(code, error or "")
+            ).one()
+        except BaseException:
+            hub.detach(listener)
+            raise
+    return listener, last_id or 0
 
 
 async def live(websocket: WebSocket) -> None:
-    """/ws: refuse (4403 / 4401) or register with the hub, say hello, then talk until closed."""
-    with contextlib.suppress(WebSocketDisconnect):  # the phone left: nothing to report
-        await _live(websocket)
+    """/ws: refuse (4403 / 4401) or register with the hub, say hello, then talk until closed.
 
-
-async def _live(websocket: WebSocket) -> None:
+    One coroutine for the socket's whole life (each extra frame alive per socket is memory
+    times every socket)."""
     runtime: Runtime = websocket.app.state.runtime
     hub: Hub = websocket.app.state.hub
     token = token_of(websocket)
     origin_ok = origin_allowed(
         websocket.headers.get("origin"), runtime.settings.base_url, via_token=token is not None
     )
-    user: User | None = None
-    pools: set[tuple[uuid.UUID, str]] = set()
-    if origin_ok:  # a foreign page learns nothing, not even whether the cookie is valid
-        async with runtime.sessions() as session:
-            user = await authenticate(session, websocket, token)
-            if user is not None:
-                pools = await reviewer_pools(session, user)
-    await websocket.accept()
-    socket = Socket(websocket)
-    if not origin_ok:
-        await socket.close(CLOSE_FORBIDDEN_ORIGIN, "forbidden_origin", "Connect from MCX itself.")
-        return
-    if user is None:
-        await socket.close(
-            CLOSE_UNAUTHENTICATED, "unauthenticated", "Log in, or connect with an API token."
-        )
-        return
-    listener = hub.attach(user.id, user.school, pools)
+    # A foreign page learns nothing, not even whether the cookie is valid.
+    registered = await register(runtime, hub, websocket, token) if origin_ok else None
+    listener = registered[0] if registered is not None else None
+    socket = Socket(websocket, listener)
     try:
-        async with runtime.sessions() as session:
-            last_id = (
-                await session.exec(
-                    select(func.max(Notification.id)).where(Notification.user_id == user.id)
-                )
-            ).one()
+        await websocket.accept()
+        if not origin_ok:
+            await socket.close(
+                CLOSE_FORBIDDEN_ORIGIN, "forbidden_origin", "Connect from MCX itself."
+            )
+            return
+        if registered is None or listener is None:
+            await socket.close(
+                CLOSE_UNAUTHENTICATED, "unauthenticated", "Log in, or connect with an API token."
+            )
+            return
         await socket.send_json(
-            {"type": "hello", "user_id": str(user.id), "last_notification_id": last_id or 0}
+            {"type": "hello", "user_id": listener.user_id, "last_notification_id": registered[1]}
         )
+        del registered
         # From now on the hub may write frames straight to the wire (never before `hello`;
         # what it offered meanwhile waits in the mailbox, and direct writes wait behind it).
+        listener.wake = socket.wake
         listener.direct = direct_writer(websocket.scope, socket.idle)
-        await _converse(socket, runtime, hub, listener, token)
+        if not listener.queue.empty():
+            socket.wake()
+        await _read(socket, runtime, hub, listener, token)
+    except WebSocketDisconnect:
+        pass  # the phone left: nothing to report
     finally:
-        hub.detach(listener)
+        if listener is not None:
+            hub.detach(listener)
+            listener.wake = listener.direct = None
+        await socket.stop()
 
 
-async def _converse(
+async def _read(
     socket: Socket, runtime: Runtime, hub: Hub, listener: Listener, token: str | None
 ) -> None:
-    tasks = [
-        asyncio.create_task(_read(socket, runtime, listener, token)),
-        asyncio.create_task(_write(socket, listener, hub.heartbeat)),
-    ]
-    try:
-        # Either side ending ends the conversation: the client left, or we closed.
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-    for result in results:
-        if isinstance(result, Exception) and not isinstance(result, WebSocketDisconnect):
-            raise result
-
-
-async def _write(socket: Socket, listener: Listener, heartbeat: float) -> None:
-    """Drain the hub's mailbox; after `heartbeat` seconds of silence, send a ping, so phones
-    notice a dead connection and proxies keep an idle one open."""
-    while True:
-        try:
-            async with asyncio.timeout(heartbeat):
-                text = await listener.queue.get()
-        except TimeoutError:
-            text = PING
-        await socket.send(text)
-
-
-async def _read(socket: Socket, runtime: Runtime, listener: Listener, token: str | None) -> None:
+    """The client's side of the conversation, until it leaves or we close."""
     bad = 0
-    budget = Budget()
+    budget: Budget | None = None  # made on the first database-backed request
     while True:
         message = await socket.websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -288,7 +337,9 @@ async def _read(socket: Socket, runtime: Runtime, listener: Listener, token: str
         bad = 0
         if request.type == "ping":
             await socket.send_json({"type": "pong"})
-        elif not budget.spend():
+            continue
+        budget = budget or Budget()
+        if not budget.spend():
             await socket.send_json(
                 {
                     "type": "error",
@@ -298,7 +349,7 @@ async def _read(socket: Socket, runtime: Runtime, listener: Listener, token: str
             )
         elif request.type == "resume":
             await _resume(socket, runtime, listener, request.after)
-        elif not await _refresh(socket, runtime, listener, token):
+        elif not await _refresh(socket, runtime, hub, listener, token):
             return
 
 
@@ -326,7 +377,9 @@ async def _resume(socket: Socket, runtime: Runtime, listener: Listener, after: i
     )
 
 
-async def _refresh(socket: Socket, runtime: Runtime, listener: Listener, token: str | None) -> bool:
+async def _refresh(
+    socket: Socket, runtime: Runtime, hub: Hub, listener: Listener, token: str | None
+) -> bool:
     """Re-check the handshake's credential (a log-out everywhere or a revoked token ends the
     socket) and recompute the feeds this person may watch. False when the socket closed."""
     async with runtime.sessions() as session:
@@ -335,7 +388,7 @@ async def _refresh(socket: Socket, runtime: Runtime, listener: Listener, token: 
             await socket.close(CLOSE_UNAUTHENTICATED, "unauthenticated", "Log in again.")
             return False
         pools = await reviewer_pools(session, user)
-    listener.update(pools, user.school)
+    hub.update(listener, pools, user.school)
     await socket.send_json({"type": "refreshed"})
     return True
 

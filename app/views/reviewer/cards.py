@@ -65,7 +65,8 @@ def left_text(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Card:
-    """One open task as a reviewer's feed shows it."""
+    """One packet's open work in one pool as a reviewer's feed shows it: a claim takes one of
+    its tasks (the first; the others if someone was quicker)."""
 
     task_id: uuid.UUID
     credential: str
@@ -74,6 +75,16 @@ class Card:
     evidence: list[str]
     waiting_since: datetime
     waiting: str
+    task_ids: tuple[uuid.UUID, ...] = ()
+
+    @property
+    def others(self) -> list[uuid.UUID]:
+        return [task for task in self.task_ids if task != self.task_id]
+
+    @property
+    def needed_label(self) -> str | None:
+        """ "2 reviewers needed" when the packet has several open tasks here."""
+        return f"{len(self.task_ids)} reviewers needed" if len(self.task_ids) > 1 else None
 
     @property
     def pool_label(self) -> str:
@@ -86,6 +97,8 @@ class Card:
     def json(self) -> dict[str, Any]:
         return {
             "task_id": str(self.task_id),
+            "task_ids": [str(task) for task in self.task_ids or (self.task_id,)],
+            "needed_label": self.needed_label,
             "credential": self.credential,
             "pool": self.pool,
             "pool_label": self.pool_label,
@@ -133,7 +146,7 @@ async def load_feed(runtime: Runtime, user: User, now: datetime) -> Feed:
     """The open work this reviewer may claim, best first, and the live claim they hold: one
     read of the live queue (app.queue.open_work), no PostgreSQL while their pools are cached."""
     work = await queue.open_work(runtime, user, FEED_LIMIT)
-    cards = [_card(json.loads(stored), now) for stored in work.cards]
+    cards = _one_per_packet([json.loads(stored) for stored in work.cards], now)
     claim = None
     if work.held:
         deadline, stored = min(work.held)
@@ -149,9 +162,26 @@ async def load_feed(runtime: Runtime, user: User, now: datetime) -> Feed:
     return Feed(cards=cards, claim=claim)
 
 
-def _card(data: dict[str, Any], now: datetime) -> Card:
+def _one_per_packet(stored: list[dict[str, Any]], now: datetime) -> list[Card]:
+    """One card per packet and pool, where its best task stands, holding all its tasks."""
+    tasks: dict[tuple[str, str], list[uuid.UUID]] = {}
+    first: list[dict[str, Any]] = []
+    for data in stored:
+        key = (data.get("packet") or data["task_id"], data["pool"])
+        if key not in tasks:
+            tasks[key] = []
+            first.append(data)
+        tasks[key].append(uuid.UUID(data["task_id"]))
+    return [
+        _card(data, now, tuple(tasks[(data.get("packet") or data["task_id"], data["pool"])]))
+        for data in first
+    ]
+
+
+def _card(data: dict[str, Any], now: datetime, task_ids: tuple[uuid.UUID, ...]) -> Card:
     waiting_since = datetime.fromisoformat(data["waiting_since"])
     return Card(
+        task_ids=task_ids,
         task_id=uuid.UUID(data["task_id"]),
         credential=data["credential"],
         pool=data["pool"],

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from app import events
 from app.access import require_user
 from app.actions import tasks
 from app.auth import current_user
@@ -45,12 +46,12 @@ async def render_feed(
     )
 
 
-# A reviewer's feed page is drawn at most once per PAGE_SECONDS in a process, however often
-# it is reloaded (the live list on the page follows the websocket meanwhile); a claim or a
-# release made here draws it afresh at once.
-PAGE_SECONDS = 1.0
+# A reviewer's feed page, once drawn, is served again while the open work has not changed
+# (events.feed_version: every change this process makes or hears of) and for at most
+# PAGE_SECONDS; their own claim, release or submit draws it afresh.
+PAGE_SECONDS = 2.0
 _PAGES_MAX = 10_000
-_pages: dict[tuple[uuid.UUID, str], tuple[float, bytes]] = {}
+_pages: dict[tuple[uuid.UUID, str], tuple[float, int, bytes]] = {}
 
 
 def forget_page(user: User) -> None:
@@ -63,16 +64,16 @@ async def feed_page(request: Request) -> Response:
     user = require_user(await current_user(request))
     csrf = request.session.get("csrf")
     key = (user.id, csrf) if isinstance(csrf, str) and not request.query_params else None
-    now = time.monotonic()
+    now, version = time.monotonic(), events.feed_version()
     if key is not None:
         drawn = _pages.get(key)
-        if drawn is not None and drawn[0] > now:
-            return HTMLResponse(drawn[1])
+        if drawn is not None and drawn[0] > now and drawn[1] == version:
+            return HTMLResponse(drawn[2])
     response = await render_feed(request, user)
     if key is not None and response.status_code == 200:
         if len(_pages) >= _PAGES_MAX:
             _pages.clear()
-        _pages[key] = (now + PAGE_SECONDS, bytes(response.body))
+        _pages[key] = (now + PAGE_SECONDS, version, bytes(response.body))
     return response
 
 
@@ -93,11 +94,33 @@ async def claim(request: Request) -> Response:
     user = require_user(await current_user(request))
     task_id = path_id(request, "task_id")
     forget_page(user)
-    try:
-        won = await tasks.claim_task(request.app.state.runtime, user, task_id)
-    except ActionError as error:
-        return await render_feed(request, user, error=error.detail, status=error.status)
-    return RedirectResponse(f"/review/tasks/{won.task_id}", status_code=303)
+    # A card stands for a packet's open tasks in one pool: if someone was quicker to this
+    # one, the card's others (sent as `also`) are tried in turn.
+    candidates = [task_id, *[other for other in await _others(request) if other != task_id]]
+    for i, candidate in enumerate(candidates):
+        try:
+            won = await tasks.claim_task(request.app.state.runtime, user, candidate)
+        except ActionError as error:
+            if error.code == "already_taken" and i + 1 < len(candidates):
+                continue
+            return await render_feed(request, user, error=error.detail, status=error.status)
+        return RedirectResponse(f"/review/tasks/{won.task_id}", status_code=303)
+    raise AssertionError("unreachable: the loop answers for its last candidate")
+
+
+MAX_OTHERS = 10
+
+
+async def _others(request: Request) -> list[uuid.UUID]:
+    """The card's other tasks (`also` fields): ids only, a few at most, the rest ignored."""
+    form = await request.form()
+    found = []
+    for raw in form.getlist("also")[:MAX_OTHERS]:
+        try:
+            found.append(uuid.UUID(str(raw)))
+        except ValueError:
+            continue
+    return found
 
 
 async def claim_next(request: Request) -> Response:
