@@ -215,3 +215,36 @@ async def holders(runtime: Runtime, task_ids: list[uuid.UUID]) -> dict[uuid.UUID
     """Who holds each of these tasks in PostgreSQL (claimed tasks only)."""
     async with runtime.engine.connect() as conn:
         return {row[0]: row[1] for row in await conn.execute(HOLDERS_SQL, {"ids": task_ids})}
+
+
+ORGANISATION_SQL = text(
+    """
+    INSERT INTO organisations (id, slug, name, description, created_at)
+    VALUES (gen_random_uuid(), :slug, :name, '', now())
+    """
+)
+
+
+async def organisation(runtime: Runtime, tag: str) -> str:
+    """A new organisation of its own (so its reviewers see only its credentials' work): its
+    slug."""
+    slug = f"{tag}-{uuid.uuid4().hex[:6]}"
+    async with runtime.engine.begin() as conn:
+        await conn.execute(ORGANISATION_SQL, {"slug": slug, "name": f"Bench {tag}"})
+    return slug
+
+
+CLAIMS_SQL = text(
+    "SELECT reviewer_id, id FROM review_tasks WHERE state = 'claimed' AND reviewer_id = ANY(:ids)"
+)
+
+
+async def claims_of(
+    runtime: Runtime, people_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """The tasks each of these people holds in PostgreSQL (claimed, any credential)."""
+    held: dict[uuid.UUID, set[uuid.UUID]] = {}
+    async with runtime.engine.connect() as conn:
+        for reviewer, task in await conn.execute(CLAIMS_SQL, {"ids": people_ids}):
+            held.setdefault(reviewer, set()).add(task)
+    return held
