@@ -32,6 +32,7 @@ import json
 import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class Load:
     errors: int
     abandoned: int = 0
     listed: int | None = None  # tasks in one answer of the list API (it must not be empty)
+    refused: Counter[int] = field(default_factory=Counter)  # statuses other than 200
 
     @property
     def per_second(self) -> float:
@@ -213,6 +215,7 @@ async def load(
     conns = await loadgen.connect("127.0.0.1", port, users)
     latencies: list[float] = []
     errors = 0
+    refused: Counter[int] = Counter()
     listed: int | None = None
     counting = False
 
@@ -232,6 +235,7 @@ async def load(
                     listed = len(json.loads(body).get("tasks", []))
             else:
                 errors += 1
+                refused[status] += 1
 
     async def phase(length: float) -> tuple[float, int]:
         stop = time.perf_counter() + length
@@ -251,7 +255,9 @@ async def load(
     counting = True
     elapsed, abandoned = await phase(seconds)
     await loadgen.close(conns)
-    return Load(name, path, size, len(latencies), elapsed, latencies, errors, abandoned, listed)
+    return Load(
+        name, path, size, len(latencies), elapsed, latencies, errors, abandoned, listed, refused
+    )
 
 
 # -- the benchmark ---------------------------------------------------------------------------
@@ -317,7 +323,7 @@ def table(pages: Pages) -> str:
             f"| {x.size:,} | {x.name} | {x.per_second:,.1f} | {ratio:.3f} | "
             f"{f'>= {target}' if target else '–'} | "
             f"{verdict(ratio >= target) if target else '–'} | "
-            f"{pct(x.latencies, 0.5):.0f} / {pct(x.latencies, 0.99):.0f} | {x.errors} | "
+            f"{pct(x.latencies, 0.5):.0f} / {pct(x.latencies, 0.99):.0f} | {_errors(x)} | "
             f"{x.abandoned} | {'–' if x.listed is None else x.listed} |"
         )
     ones = {(x.size, x.path): x for x in pages.loads if "2 processes" not in x.name}
@@ -342,6 +348,12 @@ def table(pages: Pages) -> str:
     for path, same in flat_costs(pages).items():
         lines.append(f"| `GET {path}` | {verdict(same)} |")
     return "\n".join(lines)
+
+
+def _errors(x: Load) -> str:
+    if not x.refused:
+        return str(x.errors)
+    return f"{x.errors} ({', '.join(f'{s}: {n}' for s, n in sorted(x.refused.items()))})"
 
 
 def flat_costs(pages: Pages) -> dict[str, bool]:

@@ -181,6 +181,9 @@ async def tasks(
                 },
             )
             made += [row[0] for row in rows]
+    async with runtime.engine.begin() as conn:
+        # Fresh planner statistics now, not an autoanalyze in the middle of a measurement.
+        await conn.execute(text("ANALYZE users, submissions, submission_versions, review_tasks"))
     if rebuild:
         await queue.rebuild(runtime.engine, runtime.redis, runtime.settings)
     return made
