@@ -10,6 +10,9 @@ import os
 import platform
 import subprocess
 import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,13 +44,54 @@ def machine() -> str:
     )
 
 
-def main() -> int:
-    sections = ["# MCX benchmark results", "", machine(), ""]
-    started = time.monotonic()
+@dataclass
+class Part:
+    """One section of RESULTS.md: a title, what was measured, and how."""
+
+    title: str
+    intro: str
+    # (markdown, targets met, valid run); targets are None for parts without issue 14 targets
+    measure: Callable[[], tuple[str, bool | None, bool]]
+
+
+def _claim_race() -> tuple[str, bool | None, bool]:
     races = run(claim_race.measure(1000, 200, rounds=3))
-    sections += [
-        "## Claim race",
-        "",
+    return claim_race.table(races), claim_race.ok(races), claim_race.sound(races)
+
+
+def _rush() -> tuple[str, bool | None, bool]:
+    rushed = run(rush.measure())
+    return rush.table(rushed), rush.ok(rushed), True
+
+
+def _pages() -> tuple[str, bool | None, bool]:
+    served = run(pages.measure((10_000, 100_000), (1_000, 100_000)))
+    return pages.table(served), pages.ok(served), pages.sound(served)
+
+
+def _rebuild() -> tuple[str, bool | None, bool]:
+    return rebuild.table(asyncio.run(rebuild.measure([10_000, 100_000]))), None, True
+
+
+def _live_feed() -> tuple[str, bool | None, bool]:
+    feeds = asyncio.run(live_feed.measure([1000, 5000]))
+    return live_feed.table(feeds), None, live_feed.ok(feeds)
+
+
+def _capacity() -> tuple[str, bool | None, bool]:
+    held = asyncio.run(capacity.measure([1000, 5000, 10_000], idle=5))
+    return capacity.table(held), None, capacity.ok(held)
+
+
+def _e2e() -> tuple[str, bool | None, bool]:
+    figures = asyncio.run(e2e.run_e2e())
+    rows = [f"| {step} | {seconds * 1000:.0f} |" for step, seconds in figures.items()]
+    return "\n".join(["| step | ms |", "|---|---|", *rows]), None, True
+
+
+PARTS = [
+    Part(
+        "Claim race",
         "1,000 reviewers tap 200 open tasks at once through each server's HTTP API (reviewer i "
         "taps task i mod 200; one new connection each, opened before the first tap). Servers, "
         "all in the same run: `ceiling`, a bare Starlette endpoint making one Redis call; "
@@ -56,27 +100,19 @@ def main() -> int:
         "other tasks, then the measured race; 3 rounds, interleaved across servers; each "
         "server's median run (by answers/s) is shown. The ceiling's p99 is over all its "
         "answers. Tasks with two holders are checked against PostgreSQL after every race.",
-        "",
-        claim_race.table(races),
-        "",
-    ]
-    rushed = run(rush.measure())
-    sections += [
-        "## Rush hour: claim-next and the live-claim cap",
-        "",
+        _claim_race,
+    ),
+    Part(
+        "Rush hour: claim-next and the live-claim cap",
         "Every reviewer presses `POST /api/v1/tasks/claim-next` at the same moment (one new "
         "connection each, after one warm-up request each), on an organisation of their own "
         "whose open tasks are exactly the ones listed; then PostgreSQL is read. With more "
         'tasks than reviewers nobody may hear "no work"; with fewer, exactly the surplus '
         "reviewers do.",
-        "",
-        rush.table(rushed),
-        "",
-    ]
-    served = run(pages.measure((10_000, 100_000), (1_000, 100_000)))
-    sections += [
-        "## Pages and API (realistic data)",
-        "",
+        _rush,
+    ),
+    Part(
+        "Pages and API (realistic data)",
         "32 keep-alive clients for 5 s per endpoint (after a 1 s warm-up) against `mcx serve` "
         "with N packets waiting in review (bulk-inserted, then the real queue rebuild), each "
         "right after a bare Starlette hello-world served the same way at the same size. "
@@ -84,60 +120,57 @@ def main() -> int:
         "every size. Cost per warm request, in-process: every asyncpg round trip (statements, "
         "BEGIN / COMMIT / ROLLBACK, pool pings) and its time, and the statements SQLAlchemy "
         "runs; target: the same at 1,000 and 100,000 open tasks.",
-        "",
-        pages.table(served),
-        "",
-    ]
-    sections += [
-        "## Queue rebuild from PostgreSQL",
-        "",
-        rebuild.table(asyncio.run(rebuild.measure([10_000, 100_000]))),
-        "",
-    ]
-    feeds = asyncio.run(live_feed.measure([1000, 5000]))
-    sections += [
-        "## Live feed (reviewer websockets on one `mcx serve`)",
-        "",
+        _pages,
+    ),
+    Part("Queue rebuild from PostgreSQL", "", _rebuild),
+    Part(
+        "Live feed (reviewer websockets on one `mcx serve`)",
         "C sockets, every one eligible; 5 packets/s for 10 s through the real actions, commit → "
         "arrival on every socket; 20 claims over HTTP, claim → `task.claimed` on every socket. "
         "`push / poll CPU` compares the server's CPU for that window with what the same phones "
         "polling `GET /api/v1/tasks` every 5 s would cost it (target ≤ 0.1).",
-        "",
-        live_feed.table(feeds),
-        "",
-    ]
-    held = asyncio.run(capacity.measure([1000, 5000, 10_000], idle=5))
-    sections += [
-        "## Capacity (idle websockets on one `mcx serve`)",
-        "",
+        _live_feed,
+    ),
+    Part(
+        "Capacity (idle websockets on one `mcx serve`)",
         "VmRSS from /proc; KiB per socket over the 0-socket baseline; the last row is a bare "
         "Starlette websocket endpoint with the same uvicorn settings (the floor).",
-        "",
-        capacity.table(held),
-        "",
-    ]
-    figures = asyncio.run(e2e.run_e2e())
-    sections += [
-        "## End to end (mcx serve + mcx worker, one earner, two peers)",
-        "",
-        "| step | ms |",
-        "|---|---|",
-    ]
-    sections += [f"| {step} | {seconds * 1000:.0f} |" for step, seconds in figures.items()]
-    targets = [
-        ("claim race (1,000 on 200)", claim_race.ok(races)),
-        ("claim-next rush and cap race", rush.ok(rushed)),
-        ("pages at 10,000 and 100,000; cost flat from 1,000 to 100,000", pages.ok(served)),
-    ]
-    summary = ["## Issue 14 targets at a glance", "", "| part | verdict |", "|---|---|"]
-    summary += [f"| {part} | {verdict(met)} |" for part, met in targets]
-    summary += ["", f"The whole run took {(time.monotonic() - started) / 60:.1f} minutes.", ""]
-    sections[4:4] = summary
-    RESULTS.write_text("\n".join(sections) + "\n")
+        _capacity,
+    ),
+    Part("End to end (mcx serve + mcx worker, one earner, two peers)", "", _e2e),
+]
+
+
+def main() -> int:
+    """Every part in turn; RESULTS.md is rewritten after each, so a part that fails (its
+    error is written in its place) or an interrupted run still leaves the others' figures."""
+    started = time.monotonic()
+    header = ["# MCX benchmark results", "", machine(), ""]
+    body: list[str] = []
+    summary: list[tuple[str, str]] = []
+    all_good = True
+    for part in PARTS:
+        began = time.monotonic()
+        try:
+            markdown, met, valid = part.measure()
+        except Exception as exc:  # noqa: BLE001 - one failed part must not lose the others
+            tail = "".join(traceback.format_exception(exc)[-3:]).strip()
+            print(f"{part.title} failed:\n{traceback.format_exc()}", flush=True)
+            markdown, met, valid = f"**This part failed**:\n\n```\n{tail}\n```", False, False
+        all_good = all_good and valid and met is not False
+        minutes = (time.monotonic() - began) / 60
+        if met is not None or not valid:
+            shown = verdict(bool(met)) if valid else "FAILED / INVALID RUN"
+            summary.append((part.title, shown))
+        body += [f"## {part.title}", "", *([part.intro, ""] if part.intro else [])]
+        body += [markdown, "", f"({minutes:.1f} minutes)", ""]
+        lines = ["## Targets at a glance (issue 14)", "", "| part | verdict |", "|---|---|"]
+        lines += [f"| {title} | {shown} |" for title, shown in summary]
+        took = (time.monotonic() - started) / 60
+        lines += ["", f"The whole run took {took:.1f} minutes.", ""]
+        RESULTS.write_text("\n".join(header + lines + body) + "\n")
     print(RESULTS.read_text())
-    valid = claim_race.sound(races) and pages.sound(served)
-    others = live_feed.ok(feeds) and capacity.ok(held)
-    return 0 if valid and others and all(met for _, met in targets) else 1
+    return 0 if all_good else 1
 
 
 if __name__ == "__main__":
