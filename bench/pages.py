@@ -67,7 +67,8 @@ class Load:
     errors: int
     abandoned: int = 0
     listed: int | None = None  # tasks in one answer of the list API (it must not be empty)
-    refused: Counter[int] = field(default_factory=Counter)  # statuses other than 200
+    # statuses other than 200 (0: the connection was closed or broke; the client reconnects)
+    refused: Counter[int] = field(default_factory=Counter)
 
     @property
     def per_second(self) -> float:
@@ -219,14 +220,15 @@ async def load(
     listed: int | None = None
     counting = False
 
-    async def user(conn: loadgen.Conn, stop: float) -> None:
+    async def user(slot: int, stop: float) -> None:
         nonlocal errors, listed
         while time.perf_counter() < stop:
             try:
-                status, body, took = await loadgen.request(conn, "GET", path, headers)
+                status, body, took = await loadgen.request(conns[slot], "GET", path, headers)
             except (ConnectionError, ValueError, IndexError, asyncio.IncompleteReadError):
-                errors += 1
-                return
+                status, body, took = 0, b"", 0.0  # the server closed it: count, reconnect
+                conns[slot].writer.close()
+                conns[slot] = (await loadgen.connect("127.0.0.1", port, 1))[0]
             if not counting:
                 continue
             if status == 200:
@@ -240,7 +242,7 @@ async def load(
     async def phase(length: float) -> tuple[float, int]:
         stop = time.perf_counter() + length
         started = time.perf_counter()
-        runners = [asyncio.create_task(user(c, stop)) for c in conns]
+        runners = [asyncio.create_task(user(i, stop)) for i in range(len(conns))]
         _, pending = await asyncio.wait(runners, timeout=length + GRACE)
         for runner in pending:
             runner.cancel()

@@ -50,13 +50,14 @@ class Part:
 
     title: str
     intro: str
-    # (markdown, targets met, valid run); targets are None for parts without issue 14 targets
+    # (markdown, issue 14 targets met, run valid); targets None for parts without them.
+    # Server errors in the issue 14 parts are misses (they are among the targets), not invalid.
     measure: Callable[[], tuple[str, bool | None, bool]]
 
 
 def _claim_race() -> tuple[str, bool | None, bool]:
     races = run(claim_race.measure(1000, 200, rounds=3))
-    return claim_race.table(races), claim_race.ok(races), claim_race.sound(races)
+    return claim_race.table(races), claim_race.ok(races), True
 
 
 def _rush() -> tuple[str, bool | None, bool]:
@@ -66,7 +67,7 @@ def _rush() -> tuple[str, bool | None, bool]:
 
 def _pages() -> tuple[str, bool | None, bool]:
     served = run(pages.measure((10_000, 100_000), (1_000, 100_000)))
-    return pages.table(served), pages.ok(served), pages.sound(served)
+    return pages.table(served), pages.ok(served), True
 
 
 def _rebuild() -> tuple[str, bool | None, bool]:
@@ -160,7 +161,7 @@ def main() -> int:
         all_good = all_good and valid and met is not False
         minutes = (time.monotonic() - began) / 60
         if met is not None or not valid:
-            shown = verdict(bool(met)) if valid else "FAILED / INVALID RUN"
+            shown = verdict(bool(met)) if valid else "FAILED (see its section)"
             summary.append((part.title, shown))
         body += [f"## {part.title}", "", *([part.intro, ""] if part.intro else [])]
         body += [markdown, "", f"({minutes:.1f} minutes)", ""]
