@@ -17,8 +17,16 @@ import asyncpg
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
+
+
+async def _ready(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+# `GET /readyz` on every baseline, so the harness knows when one is up.
+READY = Route("/readyz", _ready)
 
 
 def redis_ceiling() -> Starlette:
@@ -31,7 +39,7 @@ def redis_ceiling() -> Starlette:
         )
         return JSONResponse({"won": bool(won)}, status_code=201 if won else 409)
 
-    return Starlette(routes=[Route("/claim/{task_id}", claim, methods=["POST"])])
+    return Starlette(routes=[Route("/claim/{task_id}", claim, methods=["POST"]), READY])
 
 
 PG_CLAIM = """
@@ -63,14 +71,15 @@ def pg_only() -> Starlette:
             return JSONResponse({"error": "already_taken"}, status_code=409)
         return JSONResponse({"lease_version": row["lease_version"]}, status_code=201)
 
-    return Starlette(routes=[Route("/claim/{task_id}", claim, methods=["POST"])], lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/claim/{task_id}", claim, methods=["POST"]), READY], lifespan=lifespan
+    )
 
 
 def hello() -> Starlette:
     """The pages benchmark's floor: a bare Starlette hello-world."""
-    from starlette.responses import PlainTextResponse
 
     async def hello_world(request: Request) -> PlainTextResponse:
         return PlainTextResponse("Hello, world")
 
-    return Starlette(routes=[Route("/", hello_world)])
+    return Starlette(routes=[Route("/", hello_world), READY])

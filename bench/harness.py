@@ -16,9 +16,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from alembic import command
@@ -33,6 +34,7 @@ from app.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = [sys.executable, "-m", "app.cli"]
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -60,10 +62,20 @@ class Mcx:
     runtime: Runtime
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
-    async def start(self, name: str, argv: list[str], *, ready_url: str | None = None) -> None:
-        """Start a child process (logging to the data folder); wait until ready_url answers."""
+    async def start(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        ready_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Start a child process (logging to the data folder; `env` adds to or overrides this
+        MCX's environment); wait until ready_url answers."""
         log = (self.data_dir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, env={**self.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
         self.procs.append((name, proc))
         if ready_url is None:
             return
@@ -78,14 +90,39 @@ class Mcx:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"{name} did not become ready: {self.log_tail(name)}")
 
-    async def serve(self, port: int, *extra: str) -> str:
+    async def serve(
+        self,
+        port: int,
+        *extra: str,
+        name: str = "serve",
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        """`mcx serve` on 127.0.0.1:port (`--workers N` when workers > 1); its base URL once it
+        answers `/readyz` (with several web processes: once 20 fresh connections in a row
+        were answered, so every process is up, not only the first)."""
         base = f"http://127.0.0.1:{port}"
-        await self.start(
-            "serve",
-            [*PYTHON, "serve", "--port", str(port), "--log-level", "warning", *extra],
-            ready_url=base + "/readyz",
-        )
+        argv = [*PYTHON, "serve", "--port", str(port), "--log-level", "warning", *extra]
+        if workers > 1:
+            argv += ["--workers", str(workers)]
+        await self.start(name, argv, ready_url=base + "/readyz", env=env)
+        if workers > 1:
+            await _answered_in_a_row(base + "/readyz", 20, time_limit=60)
         return base
+
+    async def uvicorn(self, name: str, factory: str, port: int) -> str:
+        """A baseline app (`module:factory` returning a Starlette app, with `GET /readyz`) on
+        uvicorn, one process, on 127.0.0.1:port; its base URL once it answers."""
+        base = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, "-m", "uvicorn", "--factory", "--log-level", "warning"]
+        await self.start(name, [*argv, factory, "--port", str(port)], ready_url=base + "/readyz")
+        return base
+
+    def stop(self, name: str) -> None:
+        """Stop one child process (SIGTERM, then SIGKILL after 10 s)."""
+        for entry in [e for e in self.procs if e[0] == name]:
+            _stop(entry[1])
+            self.procs.remove(entry)
 
     def pid(self, name: str) -> int:
         return next(proc.pid for n, proc in self.procs if n == name)
@@ -97,12 +134,44 @@ class Mcx:
         for _, proc in self.procs:
             proc.terminate()
         for _, proc in self.procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
         self.procs.clear()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+async def _answered_in_a_row(url: str, count: int, *, time_limit: float) -> None:
+    """Wait until `count` requests in a row, each on a new connection, got 200."""
+    deadline = time.monotonic() + time_limit
+    streak = 0
+    while streak < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer {count} times in a row")
+        try:
+            async with httpx.AsyncClient() as http:
+                ok = (await http.get(url)).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        streak = streak + 1 if ok else 0
+        if not ok:
+            await asyncio.sleep(0.2)
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on uvloop when it is installed (a cheaper load client), else the default."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 @contextlib.asynccontextmanager
