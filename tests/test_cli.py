@@ -62,8 +62,16 @@ async def test_demo_twice_loads_once(
     counts[StackItem] = await count(runtime, StackItem)
     counts[Membership] = await count(runtime, Membership)
     assert counts[Credential] == len(content.CREDENTIALS) >= 8
-    # Each issuer also has the inactive account that holds its calibration samples.
-    assert counts[User] == len(content.USERS) + len(content.ORGANISATIONS)
+    # Each issuer (an organisation with demo credentials; ISBE only recognises them) also
+    # has the inactive account that holds its calibration samples.
+    issuers = {c["organisation"] for c in content.CREDENTIALS}
+    assert issuers < {o["slug"] for o in content.ORGANISATIONS}
+    async with runtime.sessions() as session:
+        emails = set((await session.exec(select(User.email))).all())
+    assert emails == {u["email"] for u in content.USERS} | {
+        f"calibration-samples@{slug}.mcx.invalid" for slug in issuers
+    }
+    assert counts[User] == len(content.USERS) + len(issuers)
     second = await mcx(settings, "demo")
     assert second.returncode == 0, second.stderr
     assert "0 credentials" in second.stdout and "0 users" in second.stdout
