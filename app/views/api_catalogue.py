@@ -21,11 +21,15 @@ from app.actions import recognition as recognise_actions
 from app.auth import current_user
 from app.errors import ActionError, not_found
 from app.models import Credential, Role
+from app.views.api_shapes import text_at_least
 from app.views.apikit import body, caller, path_id
 from app.views.catalog.credential import SLUG
 from app.views.catalog.search import RATED, SORTS, Filters, credential_href, hours, search_query
 
 Stars = Annotated[int, Field(ge=1, le=5)]
+# The catalogue's text filters, and how long each may be (the document says so too).
+TEXT_FILTERS = ("q", "topic", "org", "stakes", "standard", "stack")
+MAX_FILTER = 200
 
 
 class RatingIn(BaseModel):
@@ -39,12 +43,16 @@ class RatingIn(BaseModel):
 
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    answer: str = Field(min_length=1, max_length=1000)
+    answer: str = Field(
+        min_length=1, max_length=1000, json_schema_extra={"pattern": text_at_least(1)}
+    )
 
 
 class FlagIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=300)
+    reason: str = Field(
+        min_length=1, max_length=300, json_schema_extra={"pattern": text_at_least(1)}
+    )
 
 
 class ModerationIn(BaseModel):
@@ -74,6 +82,9 @@ async def visible_credential(request: Request) -> Credential:
 async def search(request: Request) -> JSONResponse:
     """The catalogue: the search and filters of /catalog, with ratings (sort=rating)."""
     await current_user(request)
+    for name in TEXT_FILTERS:
+        if len(request.query_params.get(name, "")) > MAX_FILTER:
+            raise ActionError("invalid", f"{name}: at most {MAX_FILTER} characters", 422)
     filters = Filters.from_query(request.query_params)
     if request.query_params.get("sort", "") not in SORTS:
         raise ActionError("invalid", "sort: title (empty) or rating", 422)

@@ -17,6 +17,7 @@ from app import panels
 from app.actions import panels as panel_actions
 from app.models import PanelScore, User
 from app.views.api_catalogue import visible_credential
+from app.views.api_shapes import text_at_least
 from app.views.apikit import body, caller, path_id
 
 Component = Literal[
@@ -32,7 +33,7 @@ Component = Literal[
 class PanelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     credential_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": text_at_least(1)})
     panellists: list[Annotated[str, Field(min_length=3, max_length=320)]] = Field(
         min_length=panel_actions.MIN_PANELLISTS, max_length=panel_actions.MAX_PANELLISTS
     )

@@ -51,8 +51,12 @@ async def body(request: Request, model: type[M]) -> M:
     raw = await request.body()
     if len(raw) > MAX_JSON:
         raise ActionError("too_large", "The request body is too large.", 413)
+    if not raw.strip():
+        # Every operation with a body needs one (the API document says so), even when each
+        # of its fields has a default: an empty request is a mistake, not "all defaults".
+        raise ActionError("invalid", "body: send a JSON object.", 422)
     try:
-        data = json.loads(raw or b"{}")
+        data = json.loads(raw)
     # ValueError: bad JSON, bad UTF-8, or an integer of more than 4300 digits;
     # RecursionError: "[[[[..." nested deeper than the parser goes.
     except (ValueError, RecursionError):

@@ -17,7 +17,15 @@ from starlette.routing import BaseRoute, Route
 from app.actions.transfer import FORMAT, CatalogueSpec
 from app.specs import CredentialSpec, RubricSpec, StackSpec
 from app.views import api_shapes as shapes
-from app.views.api_catalogue import AnswerIn, FlagIn, ModerationIn, RatingIn, RecognitionIn
+from app.views.api_catalogue import (
+    MAX_FILTER,
+    TEXT_FILTERS,
+    AnswerIn,
+    FlagIn,
+    ModerationIn,
+    RatingIn,
+    RecognitionIn,
+)
 from app.views.api_coordinators import AppealIn, RulingIn
 from app.views.api_journey import GoalsIn
 from app.views.api_panels import PanelIn, PanelScoresIn
@@ -173,8 +181,13 @@ PANEL = _answer(
     }
 )
 CATALOG_QUERY = tuple(
-    {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
-    for name in ("q", "topic", "org", "stakes", "standard", "stack")
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "maxLength": MAX_FILTER},
+    }
+    for name in TEXT_FILTERS
 ) + (
     {
         "name": "rated",
@@ -191,9 +204,19 @@ CATALOG_QUERY = tuple(
         "schema": {"type": "string", "enum": ["", "rating"]},
     },
 )
+# The catalogue's map (duplicates, coverage): 404 to anyone not a coordinator or recognizer.
+WATCHERS_ONLY = frozenset({404})
+PANEL_RULES = (
+    "Beyond the schema, 422 when: a panellist is not a certified expert of the convening "
+    "organisation, or coordinates the credential's issuer; fewer distinct panellists than "
+    "allowed once duplicates are merged."
+)
 CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/catalog"): Operation(
-        public=True, query=CATALOG_QUERY, success_content=_answer({"credentials": LIST})
+        public=True,
+        query=CATALOG_QUERY,
+        success_content=_answer({"credentials": LIST}),
+        errors=frozenset({422}),
     ),
     ("get", "/api/v1/credentials/{credential_id}/ratings"): Operation(
         public=True,
@@ -214,13 +237,16 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
         ),
     ),
     ("post", "/api/v1/credentials/{credential_id}/ratings"): Operation(
-        status=201, body=RatingIn, success_content={JSON: {"schema": RATING}}
+        status=201,
+        body=RatingIn,
+        success_content={JSON: {"schema": RATING}},
+        errors=frozenset({409}),  # already_rated (403: not finished yet)
     ),
     ("post", "/api/v1/ratings/{rating_id}/answer"): Operation(
-        body=AnswerIn, success_content={JSON: {"schema": RATING}}
+        body=AnswerIn, success_content={JSON: {"schema": RATING}}, errors=frozenset({409})
     ),
     ("post", "/api/v1/ratings/{rating_id}/flag"): Operation(
-        body=FlagIn, success_content={JSON: {"schema": RATING}}
+        body=FlagIn, success_content={JSON: {"schema": RATING}}, errors=frozenset({409})
     ),
     ("post", "/api/v1/ratings/{rating_id}/moderation"): Operation(
         body=ModerationIn, success_content={JSON: {"schema": RATING}}
@@ -234,12 +260,25 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/credentials/{credential_id}/certification"): Operation(
         public=True, success_content=_answer({"mark": {"type": ["object", "null"]}})
     ),
-    ("post", "/api/v1/panels"): Operation(status=201, body=PanelIn, success_content=PANEL),
+    ("post", "/api/v1/panels"): Operation(
+        status=201,
+        body=PanelIn,
+        success_content=PANEL,
+        errors=frozenset({404}),  # the credential or organisation, or not its coordinator
+        description=PANEL_RULES,
+    ),
     ("get", "/api/v1/panels/{panel_id}"): Operation(success_content=PANEL),
     ("put", "/api/v1/panels/{panel_id}/scores"): Operation(
-        body=PanelScoresIn, success_content=PANEL
+        body=PanelScoresIn,
+        success_content=PANEL,
+        errors=frozenset({409}),  # already_submitted
+        description="Beyond the schema, 422 when: a component is scored twice; submit is true "
+        "and a component has no score.",
     ),
-    ("post", "/api/v1/panels/{panel_id}/close"): Operation(success_content=PANEL),
+    ("post", "/api/v1/panels/{panel_id}/close"): Operation(
+        success_content=PANEL,
+        errors=frozenset({409}),  # already_decided, too_few_scores
+    ),
     ("get", "/api/v1/credentials/{credential_id}/recognitions"): Operation(
         public=True, success_content=_answer({"recognitions": LIST})
     ),
@@ -251,6 +290,8 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
     ("put", "/api/v1/organisations/{organisation}/recognitions/{credential_id}"): Operation(
         body=RecognitionIn,
         path={"organisation": SLUG},
+        errors=frozenset({409}),  # the list changed at the same moment
+        description="Beyond the schema, 422 when effective_to is before effective_from.",
         success_content=_answer(
             {
                 "credential_id": UUID,
@@ -264,10 +305,11 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
         path={"organisation": SLUG}, success_content=_answer({"withdrawn": {"type": "boolean"}})
     ),
     ("get", "/api/v1/catalogue/duplicates"): Operation(
-        success_content=_answer({"thresholds": OBJECT, "pairs": LIST})
+        success_content=_answer({"thresholds": OBJECT, "pairs": LIST}), errors=WATCHERS_ONLY
     ),
     ("get", "/api/v1/catalogue/coverage"): Operation(
-        success_content=_answer({"few": {"type": "integer"}, "standards": LIST})
+        success_content=_answer({"few": {"type": "integer"}, "standards": LIST}),
+        errors=WATCHERS_ONLY,
     ),
     ("get", "/api/v1/quality"): Operation(
         success_content=_answer(
@@ -277,7 +319,8 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
                 "flagged_feedback": LIST,
                 "flagged_ratings": LIST,
             }
-        )
+        ),
+        errors=frozenset({404}),  # to anyone who coordinates no organisation
     ),
     ("get", "/api/v1/groups"): Operation(success_content=_answer({"groups": LIST})),
     ("get", "/api/v1/groups/{group_id}"): Operation(
@@ -290,6 +333,8 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("put", "/api/v1/growth"): Operation(
         body=GoalsIn,
+        description="Beyond the schema, 422 when: more goals than allowed in all; a standard "
+        "is not one of the catalogue's (framework|code); a stack id names no stack.",
         success_content=_answer(
             {"standards": LIST, "stacks": LIST, "gaps": LIST, "recommendations": LIST}
         ),
@@ -302,7 +347,8 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
                 "items": LIST,
                 "self_assessment": LIST,
             }
-        )
+        ),
+        errors=frozenset({409}),  # not_editable: the packet is with reviewers
     ),
 }
 
@@ -437,9 +483,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         success_content=JPEG, path={"n": {"type": "string", "pattern": "^[1-9][0-9]?$"}}
     ),
     ("get", "/api/v1/tasks/{task_id}/moments"): Operation(),
-    ("post", "/api/v1/tasks/{task_id}/moments"): Operation(status=201, body=MomentIn),
-    ("delete", "/api/v1/tasks/{task_id}/moments/{moment_id}"): Operation(body=ClaimRef),
-    ("put", "/api/v1/criteria/{criterion_id}/media"): Operation(body=CriterionMediaIn),
+    ("post", "/api/v1/tasks/{task_id}/moments"): Operation(
+        status=201,
+        body=MomentIn,
+        errors=LEASE,
+        description="Beyond the schema, 422 when: the artifact is not a video or audio "
+        "recording of the claimed packet; the moment is after the recording ends; the "
+        "criterion is not in the packet's rubric; the review holds the most moments already.",
+    ),
+    ("delete", "/api/v1/tasks/{task_id}/moments/{moment_id}"): Operation(
+        body=ClaimRef, errors=LEASE
+    ),
+    ("put", "/api/v1/criteria/{criterion_id}/media"): Operation(
+        body=CriterionMediaIn,
+        description="Beyond the schema, 422 when: min_seconds is above max_seconds; an "
+        "observation key is unknown; the criterion is not a video or audio item.",
+    ),
 }
 
 _PATH_PARAM = re.compile(r"{([a-z_]+)}")

@@ -16,6 +16,7 @@ from app.actions.moments import MomentView
 from app.auth import current_user
 from app.errors import not_found
 from app.models import Submission, SubmissionCriterion, SubmissionVersion
+from app.views.api_shapes import text_at_least
 from app.views.api_tasks import ClaimRef
 from app.views.apikit import body, caller, path_id
 from app.views.media.player import media_views
@@ -25,7 +26,11 @@ class MomentIn(ClaimRef):
     artifact_id: uuid.UUID
     at_seconds: float = Field(ge=0, le=moments.MAX_AT_MS / 1000)
     criterion_id: uuid.UUID | None = None
-    comment: str = Field(min_length=1, max_length=moments.MAX_COMMENT)
+    comment: str = Field(
+        min_length=1,
+        max_length=moments.MAX_COMMENT,
+        json_schema_extra={"pattern": text_at_least(1)},
+    )
 
 
 class CriterionMediaIn(BaseModel):
