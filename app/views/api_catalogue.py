@@ -26,7 +26,8 @@ from app.views.apikit import body, caller, path_id
 from app.views.catalog.credential import SLUG
 from app.views.catalog.search import RATED, SORTS, Filters, credential_href, hours, search_query
 
-Stars = Annotated[int, Field(ge=1, le=5)]
+# strict: a JSON number, not true or "4" (the document says integer)
+Stars = Annotated[int, Field(ge=1, le=5, strict=True)]
 # The catalogue's text filters, and how long each may be (the document says so too).
 TEXT_FILTERS = ("q", "topic", "org", "stakes", "standard", "stack")
 MAX_FILTER = 200
@@ -57,7 +58,7 @@ class FlagIn(BaseModel):
 
 class ModerationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    hide: bool
+    hide: bool = Field(strict=True)  # true or false, not 0 or "yes" (as documented)
     note: str = Field(default="", max_length=300)
 
 

@@ -27,7 +27,7 @@ class AppealIn(BaseModel):
 
 class RulingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    overturn: bool
+    overturn: bool = Field(strict=True)  # true or false, not 0 or "yes"
     ruling: str = Field(
         max_length=appeals.MAX_REASON, json_schema_extra={"pattern": text_at_least(1)}
     )

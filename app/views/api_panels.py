@@ -43,14 +43,14 @@ class PanelIn(BaseModel):
 class PanelScoreIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     component: Component
-    level: int = Field(ge=0, le=3)
+    level: int = Field(ge=0, le=3, strict=True)  # a number, not false or "2"
     comment: str = Field(default="", max_length=2000)
 
 
 class PanelScoresIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scores: list[PanelScoreIn] = Field(max_length=6)
-    submit: bool = False
+    submit: bool = Field(default=False, strict=True)  # true or false, not 0 or "yes"
 
 
 async def quality_rubric(request: Request) -> JSONResponse:

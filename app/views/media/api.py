@@ -24,7 +24,7 @@ from app.views.media.player import media_views
 
 class MomentIn(ClaimRef):
     artifact_id: uuid.UUID
-    at_seconds: float = Field(ge=0, le=moments.MAX_AT_MS / 1000)
+    at_seconds: float = Field(ge=0, le=moments.MAX_AT_MS / 1000, strict=True)  # not true
     criterion_id: uuid.UUID | None = None
     comment: str = Field(
         min_length=1,
@@ -35,8 +35,9 @@ class MomentIn(ClaimRef):
 
 class CriterionMediaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    min_seconds: int | None = Field(default=None, ge=0, le=6 * 3600)
-    max_seconds: int | None = Field(default=None, ge=0, le=6 * 3600)
+    # strict: numbers (or null), not false or "60", as the document says
+    min_seconds: int | None = Field(default=None, ge=0, le=6 * 3600, strict=True)
+    max_seconds: int | None = Field(default=None, ge=0, le=6 * 3600, strict=True)
     observations_off: list[str] = Field(default_factory=list, max_length=20)
 
 
