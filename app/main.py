@@ -168,7 +168,6 @@ def create_app(
             *live.routes,
             *catalog.routes,
             *earner.routes,
-            *reviewer.routes,
             *coordinator.routes,
             *quality.routes,
             *whatif.routes,
