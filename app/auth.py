@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,12 +19,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import or_, text
-from sqlmodel import col, select, update
+from sqlalchemy import text
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 
-from app.models import ApiToken, Membership, User
+from app.models import Membership, User
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -101,7 +104,25 @@ def forget() -> None:
     _users.clear()
 
 
+# Off while a websocket is let in: a socket asks who it is once, so keeping the answer would
+# only hold memory for every open socket's person.
+_keeping: contextvars.ContextVar[bool] = contextvars.ContextVar("mcx_keep_identity", default=True)
+
+
+@contextlib.contextmanager
+def asked_once() -> Iterator[None]:
+    """Who is asking is looked up without being kept in this process (a websocket's
+    handshake); a cached answer is still used."""
+    token = _keeping.set(False)
+    try:
+        yield
+    finally:
+        _keeping.reset(token)
+
+
 def _remember(cache: dict[Any, _Known], key: Any, known: _Known) -> _Known:
+    if not _keeping.get():
+        return known
     if len(cache) >= _CACHE_SIZE:
         cache.clear()  # rare: a burst of distinct identities; everything reloads once
     cache[key] = known
@@ -224,25 +245,25 @@ async def drop_shared(
         await redis.delete(*keys)
 
 
+# One statement for every token used since the last flush ("last used" to the minute).
+LAST_USED_SQL = text(
+    """
+    UPDATE api_tokens t SET last_used_at = used.at
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS used(id, at)
+     WHERE t.id = used.id
+       AND (t.last_used_at IS NULL OR t.last_used_at < used.at - interval '1 minute')
+    """
+)
+
+
 async def flush_last_used(sessions: Any) -> int:
-    """Write the tokens used since the last flush (to the minute is enough); the count."""
+    """Write the tokens used since the last flush, in one statement; the count."""
     if not _used:
         return 0
     batch = dict(_used)
     _used.clear()
     async with sessions() as session:
-        for token_id, when in batch.items():
-            await session.exec(
-                update(ApiToken)
-                .where(col(ApiToken.id) == token_id)
-                .where(
-                    or_(
-                        col(ApiToken.last_used_at).is_(None),
-                        col(ApiToken.last_used_at) < when - LAST_USED_GRANULARITY,
-                    )
-                )
-                .values(last_used_at=when)
-            )
+        await session.execute(LAST_USED_SQL, {"ids": list(batch), "ats": list(batch.values())})
         await session.commit()
     return len(batch)
 
