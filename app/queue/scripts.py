@@ -24,6 +24,10 @@ class Scripts:
     async def run(self, name: str, *args: Any) -> Any:
         return await self._scripts[name](keys=[], args=args)
 
+    def script(self, name: str) -> Any:
+        """The registered script itself (to queue it in a pipeline)."""
+        return self._scripts[name]
+
 
 _BY_CLIENT: weakref.WeakKeyDictionary[Redis, Scripts] = weakref.WeakKeyDictionary()
 
