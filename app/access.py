@@ -271,9 +271,14 @@ POOL_OF_ROLE = {Role.reviewer: Pool.peer, Role.expert: Pool.expert}
 async def pool_rules(conn: Any, user: User) -> tuple[dict[tuple[uuid.UUID, str], PoolRule], int]:
     """(the pools this reviewer may claim from, with their rules; how many more the quality
     gate holds back) in one statement, on any connection or session."""
+    return pool_rules_of((await conn.execute(POOL_RULES_SQL, {"reviewer": user.id})).all())
+
+
+def pool_rules_of(rows: Any) -> tuple[dict[tuple[uuid.UUID, str], PoolRule], int]:
+    """pool_rules from POOL_RULES_SQL's rows, however they were read."""
     rules: dict[tuple[uuid.UUID, str], PoolRule] = {}
     held_back = 0
-    for row in (await conn.execute(POOL_RULES_SQL, {"reviewer": user.id})).all():
+    for row in rows:
         if not row.gate_open:
             held_back += 1
             continue

@@ -65,7 +65,7 @@ class HotPool:
                 if self._pool is None:
                     self._pool = await asyncpg.create_pool(
                         self._dsn,
-                        min_size=1,
+                        min_size=self._size,  # a burst finds them open
                         max_size=self._size,
                         server_settings=self._settings,
                     )
@@ -79,6 +79,16 @@ class HotPool:
         async with pool.acquire(timeout=ACQUIRE_SECONDS) as conn:
             record = await conn.fetchrow(statement.sql, *statement.args(params))
         return Row(record) if record is not None else None
+
+    async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
+        """Run one read-only statement; all its rows."""
+        for observe in OBSERVERS:
+            observe(statement.sql)
+        pool = await self._ready()
+        async with pool.acquire(timeout=ACQUIRE_SECONDS) as conn:
+            return [
+                Row(record) for record in await conn.fetch(statement.sql, *statement.args(params))
+            ]
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -15,11 +15,15 @@ from redis.exceptions import RedisError
 
 from app import access
 from app.models import User
+from app.queue.hot import Statement
 from app.queue.keys import eligibility_gen_key, eligibility_key
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
-CACHE_SECONDS = 60
+# Every change of these facts through MCX drops the cache at once (app.invalidation); the
+# time limit only bounds a change made behind MCX's back (raw SQL).
+CACHE_SECONDS = 300
+POOL_RULES = Statement(access.POOL_RULES_SQL.text)
 
 
 async def cache(runtime: Runtime, reviewer: User) -> dict[str, str]:
@@ -28,8 +32,8 @@ async def cache(runtime: Runtime, reviewer: User) -> dict[str, str]:
     # The generation is read first: a change committed while PostgreSQL is asked bumps it,
     # and this entry, stored under the old one, is never read.
     gen = await redis.get(eligibility_gen_key(settings)) or "0"
-    async with runtime.autocommit.connect() as conn:
-        rules, held_back = await access.pool_rules(conn, reviewer)
+    rows = await runtime.hot.fetch(POOL_RULES, {"reviewer": reviewer.id})
+    rules, held_back = access.pool_rules_of(rows)
     default_minutes = runtime.settings.lease_minutes
     entry = {
         f"{credential_id}:{pool}": "|".join(
