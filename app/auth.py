@@ -16,12 +16,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import or_, text
-from sqlmodel import col, select, update
+from sqlalchemy import text
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 
-from app.models import ApiToken, Membership, User
+from app.models import Membership, User
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -224,25 +224,25 @@ async def drop_shared(
         await redis.delete(*keys)
 
 
+# One statement for every token used since the last flush ("last used" to the minute).
+LAST_USED_SQL = text(
+    """
+    UPDATE api_tokens t SET last_used_at = used.at
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS used(id, at)
+     WHERE t.id = used.id
+       AND (t.last_used_at IS NULL OR t.last_used_at < used.at - interval '1 minute')
+    """
+)
+
+
 async def flush_last_used(sessions: Any) -> int:
-    """Write the tokens used since the last flush (to the minute is enough); the count."""
+    """Write the tokens used since the last flush, in one statement; the count."""
     if not _used:
         return 0
     batch = dict(_used)
     _used.clear()
     async with sessions() as session:
-        for token_id, when in batch.items():
-            await session.exec(
-                update(ApiToken)
-                .where(col(ApiToken.id) == token_id)
-                .where(
-                    or_(
-                        col(ApiToken.last_used_at).is_(None),
-                        col(ApiToken.last_used_at) < when - LAST_USED_GRANULARITY,
-                    )
-                )
-                .values(last_used_at=when)
-            )
+        await session.execute(LAST_USED_SQL, {"ids": list(batch), "ats": list(batch.values())})
         await session.commit()
     return len(batch)
 

@@ -65,3 +65,29 @@ async def test_the_fast_lane_and_the_full_stack_answer_alike(
     capped = await client.post("/api/v1/tasks/claim-next", headers=headers)
     _same(capped, await client.post("/api/v1/tasks/claim-next", headers={**headers, **FULL_STACK}))
     assert capped.status_code == 409 and capped.json()["error"] == "too_many_claims"
+
+
+async def test_token_use_is_written_in_one_batch_off_the_request_path(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from sqlmodel import select
+
+    from app.auth import flush_last_used
+    from app.models import ApiToken
+
+    await f.organisation(runtime)
+    tokens = [await f.token_for(runtime, await f.person(runtime, f"p{i}")) for i in range(3)]
+    for token in tokens:
+        assert (await client.get("/api/v1/tasks", headers=auth(token))).status_code == 200
+
+    async def last_used() -> list[object]:
+        async with runtime.sessions() as session:
+            return [t.last_used_at for t in (await session.exec(select(ApiToken))).all()]
+
+    assert await last_used() == [None, None, None]  # nothing written while answering
+    assert await flush_last_used(runtime.sessions) == 3
+    first = await last_used()
+    assert all(first)
+    assert (await client.get("/api/v1/tasks", headers=auth(tokens[0]))).status_code == 200
+    assert await flush_last_used(runtime.sessions) == 1
+    assert await last_used() == first  # to the minute is enough: not rewritten
