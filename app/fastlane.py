@@ -19,11 +19,11 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import queue
 from app.actions import tasks
 from app.auth import user_from_token
 from app.errors import RETRY_AFTER_SECONDS, ActionError, is_unavailable
 from app.models import User
+from app.queue.feed import task_list
 from app.runtime import Runtime
 from app.security import security_headers
 from app.views.api_tasks import LIST_LIMIT
@@ -49,8 +49,7 @@ async def _claim_next(runtime: Runtime, user: User, _: str) -> tuple[int, bytes]
 
 
 async def _list(runtime: Runtime, user: User, _: str) -> tuple[int, bytes]:
-    work = await queue.open_work(runtime, user, LIST_LIMIT)
-    return 200, ('{"tasks":[' + ",".join(work.cards) + "]}").encode()
+    return 200, await task_list(runtime, user, LIST_LIMIT)
 
 
 def _route(method: str, path: str) -> tuple[Handler, str] | None:

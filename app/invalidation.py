@@ -92,10 +92,12 @@ def on_commit(redis: Redis, settings: Settings) -> Callable[[Changes], None]:
     pending: set[asyncio.Task[Any]] = set()
 
     def hook(changes: Changes) -> None:
-        from app import auth
+        from app import auth, events
 
         if changes.people or changes.tokens:
             auth.forget()
+        if changes.eligibility:
+            events.feed_changed()  # feeds and task lists drawn here before are stale
         task = asyncio.get_running_loop().create_task(apply(redis, settings, changes))
         pending.add(task)
         task.add_done_callback(pending.discard)

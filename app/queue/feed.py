@@ -6,12 +6,14 @@ partial index over open work."""
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 from sqlmodel import col, select
 
-from app import access
+from app import access, events
 from app.models import Artifact, Credential, ReviewTask, Submission, TaskState, User
 from app.queue.board import card
 from app.queue.claims import UNCACHED, UNKNOWN
@@ -92,6 +94,29 @@ async def open_work_in_postgres(runtime: Runtime, reviewer: User, limit: int) ->
             if task.lease_expires_at is not None
         ],
     )
+
+
+# A reviewer's task list, once read, is answered again while the open work has not changed
+# (events.feed_version: every change this process makes or hears of) and for at most
+# LIST_SECONDS, so a phone that polls, or a script that loops, costs one read of the queue
+# per change rather than one per request.
+LIST_SECONDS = 2.0
+_LISTS_MAX = 50_000
+_lists: dict[tuple[uuid.UUID, int], tuple[float, int, bytes]] = {}
+
+
+async def task_list(runtime: Runtime, reviewer: User, limit: int) -> bytes:
+    """`{"tasks": [card, ...]}`, the API's answer: the stored cards joined as they are."""
+    key, now, version = (reviewer.id, limit), time.monotonic(), events.feed_version()
+    found = _lists.get(key)
+    if found is not None and found[0] > now and found[1] == version:
+        return found[2]
+    work = await open_work(runtime, reviewer, limit)
+    body = ('{"tasks":[' + ",".join(work.cards) + "]}").encode()
+    if len(_lists) >= _LISTS_MAX:
+        _lists.clear()
+    _lists[key] = (now + LIST_SECONDS, version, body)
+    return body
 
 
 def parsed(stored: str) -> dict[str, object]:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app import access, queue
+from app import access
 from app.actions import reviews, tasks
 from app.models import (
     Artifact,
@@ -18,6 +18,7 @@ from app.models import (
     ReviewScore,
     SubmissionCriterion,
 )
+from app.queue.feed import task_list
 from app.views.apikit import body, caller, idempotent, path_id
 
 LIST_LIMIT = 100
@@ -43,9 +44,7 @@ class ReviewIn(ClaimRef):
 async def list_tasks(request: Request) -> Response:
     """Open work I may claim, best first (the live queue's cards, joined as stored)."""
     runtime, user = await caller(request)
-    work = await queue.open_work(runtime, user, LIST_LIMIT)
-    body = '{"tasks":[' + ",".join(work.cards) + "]}"
-    return Response(body, media_type="application/json")
+    return Response(await task_list(runtime, user, LIST_LIMIT), media_type="application/json")
 
 
 async def claim(request: Request) -> JSONResponse:
