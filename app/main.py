@@ -196,8 +196,9 @@ def create_app(
 
     return Starlette(
         routes=[
-            # First: the reviewers' API, matched on every tap of rush hour.
+            # First: the reviewers' API and pages, matched on every tap and reload of rush hour.
             *api_tasks.routes,
+            *reviewer.routes,
             *home.routes,
             *accounts.routes,
             *health.routes,
