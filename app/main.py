@@ -213,7 +213,6 @@ def create_app(
             *catalog.routes,
             *media.routes,
             *earner.routes,
-            *reviewer.routes,
             *coordinator.routes,
             *quality.routes,
             *whatif.routes,
