@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -101,7 +104,25 @@ def forget() -> None:
     _users.clear()
 
 
+# Off while a websocket is let in: a socket asks who it is once, so keeping the answer would
+# only hold memory for every open socket's person.
+_keeping: contextvars.ContextVar[bool] = contextvars.ContextVar("mcx_keep_identity", default=True)
+
+
+@contextlib.contextmanager
+def asked_once() -> Iterator[None]:
+    """Who is asking is looked up without being kept in this process (a websocket's
+    handshake); a cached answer is still used."""
+    token = _keeping.set(False)
+    try:
+        yield
+    finally:
+        _keeping.reset(token)
+
+
 def _remember(cache: dict[Any, _Known], key: Any, known: _Known) -> _Known:
+    if not _keeping.get():
+        return known
     if len(cache) >= _CACHE_SIZE:
         cache.clear()  # rare: a burst of distinct identities; everything reloads once
     cache[key] = known

@@ -24,7 +24,7 @@ from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.access import reviewer_pools
-from app.auth import bearer_token, user_from_session, user_from_token
+from app.auth import asked_once, bearer_token, user_from_session, user_from_token
 from app.events import notification_json
 from app.live import Hub, Listener, direct_writer
 from app.models import Notification, User
@@ -100,11 +100,12 @@ async def authenticate(
     session: AsyncSession, websocket: WebSocket, token: str | None
 ) -> User | None:
     """A token, when one is given, is the only credential considered; else the session cookie."""
-    if token is not None:
-        return await user_from_token(websocket.app.state.runtime, token)
-    if "session" not in websocket.scope:
-        return None
-    return await user_from_session(session, websocket)
+    with asked_once():  # one look-up per socket: not kept in the identity cache
+        if token is not None:
+            return await user_from_token(websocket.app.state.runtime, token)
+        if "session" not in websocket.scope:
+            return None
+        return await user_from_session(session, websocket)
 
 
 # -- client messages -------------------------------------------------------------------------
