@@ -95,6 +95,28 @@ async def people(
     return [Person(person_id, token) for person_id, token, _ in made]
 
 
+TOKEN_FOR_SQL = text(
+    """
+    INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at)
+    SELECT gen_random_uuid(), u.id, 'bench', :digest, :prefix, now()
+      FROM users u WHERE lower(u.email) = lower(:email)
+    RETURNING user_id
+    """
+)
+
+
+async def token_for(runtime: Runtime, email: str) -> Person:
+    """An API token for an existing person (e.g. the demo's calibrated peer reviewer)."""
+    token, digest = new_api_token()
+    async with runtime.engine.begin() as conn:
+        row = (
+            await conn.execute(
+                TOKEN_FOR_SQL, {"email": email, "digest": digest, "prefix": digest[:8]}
+            )
+        ).one()
+    return Person(row.user_id, token)
+
+
 async def credential(runtime: Runtime, tag: str, *, organisation: str = "ipa") -> uuid.UUID:
     """A published, reflection-only credential with one peer review per packet, made by the
     real authoring action (no quality policy: no calibration, no known-answer checks)."""
