@@ -92,6 +92,8 @@ class _Known:
 
 
 _tokens: dict[str, _Known] = {}
+# Snapshots built from the shared copies in Redis, by the copy's exact text.
+_built: dict[str, tuple[User | None, uuid.UUID | None]] = {}
 _users: dict[uuid.UUID, _Known] = {}
 # api_tokens.last_used_at, written in batches off the request path (flush_last_used).
 _used: dict[uuid.UUID, datetime] = {}
@@ -102,6 +104,7 @@ def forget() -> None:
     changing a password or deactivating someone)."""
     _tokens.clear()
     _users.clear()
+    _built.clear()
 
 
 # Off while a websocket is let in: a socket asks who it is once, so keeping the answer would
@@ -198,9 +201,17 @@ async def _token_from_shared(runtime: Runtime, digest: str) -> _Known | None:
         return None
     if raw is None:
         return None
-    data = json.loads(raw)
-    user = _user(data["user"]) if data["user"] else None
-    token_id = uuid.UUID(data["token_id"]) if data["token_id"] else None
+    # The same shared copy as last time (nothing changed since): the same snapshot, not a
+    # new one built (building a User costs more than the Redis round trip).
+    built = _built.get(raw)
+    if built is None:
+        data = json.loads(raw)
+        user = _user(data["user"]) if data["user"] else None
+        token_id = uuid.UUID(data["token_id"]) if data["token_id"] else None
+        if len(_built) >= _CACHE_SIZE:
+            _built.clear()
+        built = _built[raw] = (user, token_id)
+    user, token_id = built
     return _remember(
         _tokens, digest, _Known(time.monotonic() + CACHE_SECONDS, user, token_id=token_id)
     )
