@@ -372,6 +372,7 @@ async def test_a_packet_goes_from_an_earners_phone_to_two_reviewers_and_back_liv
     third = await phone_of(phone, cy)
     await third.goto("/review")
     await expect(third.get_by_test_id("task-card")).to_have_count(1)
+    await mark_page(third)
 
     # Both tap Claim on the card at the same moment: each gets one of the packet's two tasks
     # (whoever was second to the card's first task is given its other one).
