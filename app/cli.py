@@ -272,8 +272,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     urls = resolve_urls(settings)
     os.environ["DATABASE_URL"] = urls.database
     os.environ["REDIS_URL"] = urls.redis
-    # Every web process collects garbage on a clock, not in the middle of a burst (app.main).
-    os.environ.setdefault("MCX_SERVE_GC", "clock")
     os.environ["MCX_BASE_URL"] = served_base_url(settings, args.host, args.port)
     print(f"MCX web app serving {os.environ['MCX_BASE_URL']}", flush=True)
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the

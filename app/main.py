@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -153,28 +152,6 @@ def _quiet_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
-# `mcx serve` turns the cyclic collector's own triggering off and collects on a clock
-# instead (the young generations every GC_YOUNG_SECONDS, everything every GC_FULL_SECONDS),
-# so garbage cycles are still freed, in a few short pauses rather than at random: a collection
-# of the old generation that lands in a burst of taps stalls every request in flight (the
-# claim race ran 3,100-5,300 taps/s with the collector on, a steady ~6,000 with it off).
-GC_MODE_VARIABLE = "MCX_SERVE_GC"
-GC_YOUNG_SECONDS = 10
-GC_FULL_SECONDS = 300
-
-
-async def _collect_on_a_clock() -> None:
-    waited = 0
-    while True:
-        await asyncio.sleep(GC_YOUNG_SECONDS)
-        waited += GC_YOUNG_SECONDS
-        if waited >= GC_FULL_SECONDS:
-            gc.collect()
-            waited = 0
-        else:
-            gc.collect(1)
-
-
 TOKEN_USE_FLUSH_SECONDS = 30.0
 
 
@@ -205,21 +182,12 @@ def create_app(
             app.state.hub = await start_hub(runtime, **(hub_options or {}))
             flusher = asyncio.create_task(_flush_token_use(runtime))
             _quiet_collector()
-            collector = None
-            if os.environ.get(GC_MODE_VARIABLE) == "clock":
-                gc.disable()
-                collector = asyncio.create_task(_collect_on_a_clock())
             try:
                 yield
             finally:
                 flusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flusher
-                if collector is not None:
-                    collector.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await collector
-                    gc.enable()
                 with contextlib.suppress(Exception):  # shutting down: PostgreSQL may be gone
                     await flush_last_used(runtime.sessions)
                 await app.state.hub.stop()
