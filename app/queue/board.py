@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -152,14 +151,3 @@ async def drop(runtime: Runtime, pool: PoolKey, task_id: uuid.UUID) -> None:
         )
     except RedisError as exc:
         log.warning("could not drop task %s from the live queue: %s", task_id, exc)
-
-
-def feed_message(kind: str, task_id: uuid.UUID, pool: PoolKey) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "task_id": str(task_id),
-        "credential_id": str(pool.credential_id),
-        "pool": pool.pool,
-        "data": {},
-        "audience": {},
-    }

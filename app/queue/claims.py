@@ -37,11 +37,18 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 
 
+# The grant both claim statements end with (sql/grant.sql), its comment lines left out.
+_GRANT = "".join(
+    line
+    for line in (SQL_DIR / "grant.sql").read_text().splitlines(keepends=True)
+    if not line.startswith("--")
+)
+
+
 def _statement(name: str) -> Statement:
-    """A statement from sql/, with the eligibility rules of app.access spliced in."""
-    return Statement(
-        (SQL_DIR / f"{name}.sql").read_text().replace("{eligible}", access.ELIGIBLE_SQL)
-    )
+    """A statement from sql/, with the grant and app.access's eligibility rules spliced in."""
+    sql = (SQL_DIR / f"{name}.sql").read_text().replace("{grant}", _GRANT)
+    return Statement(sql.replace("{eligible}", access.ELIGIBLE_SQL))
 
 
 CLAIM_SQL = _statement("claim")

@@ -5,7 +5,6 @@ partial index over open work."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -117,7 +116,3 @@ async def task_list(runtime: Runtime, reviewer: User, limit: int) -> bytes:
         _lists.clear()
     _lists[key] = (now + LIST_SECONDS, version, body)
     return body
-
-
-def parsed(stored: str) -> dict[str, object]:
-    return dict(json.loads(stored))
