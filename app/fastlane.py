@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.actions import tasks
 from app.auth import user_from_token
+from app.collector import InFlight
 from app.errors import RETRY_AFTER_SECONDS, ActionError, is_unavailable
 from app.models import User
 from app.queue.feed import task_list
@@ -65,7 +66,8 @@ def _route(method: str, path: str) -> tuple[Handler, str] | None:
 
 
 class FastLane:
-    """Pure ASGI, first of the app's middleware (scope["app"] is the Starlette app)."""
+    """Pure ASGI, first of the app's middleware (scope["app"] is the Starlette app). It also
+    counts the HTTP requests in flight, for app.collector."""
 
     def __init__(self, app: ASGIApp, *, base_url: str) -> None:
         self.app = app
@@ -91,8 +93,8 @@ class FastLane:
                 elif name == b"host":
                     host = value.decode("latin-1")
         if routed is None or not token:
-            return self.app(scope, receive, send)
-        return self._answer(scope, send, routed, token, host)
+            return InFlight.counted(self.app(scope, receive, send))
+        return InFlight.counted(self._answer(scope, send, routed, token, host))
 
     async def _answer(
         self,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -18,6 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from app import collector
 from app.auth import flush_last_used
 from app.bodies import BodyPaceMiddleware
 from app.csrf import CSRFMiddleware
@@ -138,20 +138,6 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(detail, status_code=503, headers=headers)
 
 
-# Objects a request makes before the cyclic collector runs: higher than CPython's 700, so a
-# burst of taps is not paused by collections of the young generation every few requests.
-GC_YOUNG_THRESHOLD = 50_000
-
-
-def _quiet_collector() -> None:
-    """What the process built to serve (modules, templates, the app) is frozen out of the
-    collector's sight, and young garbage is collected less often."""
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
-
-
 TOKEN_USE_FLUSH_SECONDS = 30.0
 
 
@@ -181,13 +167,15 @@ def create_app(
             app.state.runtime = runtime
             app.state.hub = await start_hub(runtime, **(hub_options or {}))
             flusher = asyncio.create_task(_flush_token_use(runtime))
-            _quiet_collector()
+            collector.settle()
+            collecting = asyncio.create_task(collector.keep_collecting())
             try:
                 yield
             finally:
-                flusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await flusher
+                for task in (flusher, collecting):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 with contextlib.suppress(Exception):  # shutting down: PostgreSQL may be gone
                     await flush_last_used(runtime.sessions)
                 await app.state.hub.stop()

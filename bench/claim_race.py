@@ -19,7 +19,7 @@ baseline's tasks (another credential's) are reset with one UPDATE.
 A task with two holders: more than one reviewer was told 201 for it, or PostgreSQL's holder is
 not the reviewer who was told they won (or a winner's task is not claimed in PostgreSQL).
 
-    python -m bench.claim_race                     # 1,000 reviewers, 200 tasks, 3 rounds
+    python -m bench.claim_race                     # 1,000 reviewers, 200 tasks, 5 rounds
     python -m bench.claim_race --reviewers 500 --tasks 50 --rounds 5 --no-workers2
 """
 
@@ -294,10 +294,10 @@ async def servers(mcx: Mcx, tasks: int, *, workers2: bool = True) -> list[Server
 
 
 async def measure(
-    reviewers: int = 1000, tasks: int = 200, *, rounds: int = 3, workers2: bool = True
+    reviewers: int = 1000, tasks: int = 200, *, rounds: int = 5, workers2: bool = True
 ) -> list[Series]:
     """Every server raced `rounds` times (interleaved: round 1 on every server, then round 2,
-    ...), each race after a warm-up race on other tasks."""
+    ..., the order turning every round), each race after a warm-up race on other tasks."""
     from bench.live_feed import raise_fd_limit
 
     raise_fd_limit()
@@ -306,7 +306,10 @@ async def measure(
         people = await seed.people(mcx.runtime, reviewers)
         series = {s.name: Series(s.name, []) for s in racing}
         for round_number in range(1, rounds + 1):
-            for server in racing:
+            # The order turns every round: no server always races right after the same one
+            # (whatever a race leaves behind, the next server pays for it).
+            turn = (round_number - 1) % len(racing)
+            for server in racing[turn:] + racing[:turn]:
                 await race(mcx.runtime, server, server.warm_tasks, people)
                 result = await race(mcx.runtime, server, server.race_tasks, people)
                 series[server.name].runs.append(result)
@@ -396,7 +399,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reviewers", type=int, default=1000)
     parser.add_argument("--tasks", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-workers2", action="store_true", help="skip mcx serve --workers 2")
     args = parser.parse_args()
     if not (1 <= args.tasks <= args.reviewers <= 5000 and 1 <= args.rounds <= 9):

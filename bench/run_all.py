@@ -56,7 +56,7 @@ class Part:
 
 
 def _claim_race() -> tuple[str, bool | None, bool]:
-    races = run(claim_race.measure(1000, 200, rounds=3))
+    races = run(claim_race.measure(1000, 200, rounds=5))
     return claim_race.table(races), claim_race.ok(races), True
 
 
@@ -104,7 +104,8 @@ PARTS = [
         "all in the same run: `ceiling`, a bare Starlette endpoint making one Redis call; "
         "`pg_only`, a bare one-UPDATE PostgreSQL claim; `mcx`, `mcx serve` (one process); "
         "`mcx x2`, `mcx serve --workers 2`. Every round gives each server a warm-up race on 200 "
-        "other tasks, then the measured race; 3 rounds, interleaved across servers; each "
+        "other tasks, then the measured race; 5 rounds, interleaved across servers, the order "
+        "turning every round; each "
         "server's median run (by answers/s) is shown. The ceiling's p99 is over all its "
         "answers. Tasks with two holders are checked against PostgreSQL after every race.",
         _claim_race,
