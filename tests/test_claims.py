@@ -97,13 +97,14 @@ async def test_someone_elses_claim_cannot_be_released_or_reviewed(
         json={"lease_version": claim["lease_version"]},
         headers=auth(intruder),
     )
-    assert forged.status_code == 409
+    # A claim they never held is a task that is not there (404), not a claim that is gone.
+    assert forged.status_code == 404 and forged.json()["error"] == "not_found"
     review = await client.post(
         f"/api/v1/tasks/{task_id}/review",
         json={"lease_version": claim["lease_version"], "scores": [], "feedback": "x"},
         headers=auth(intruder),
     )
-    assert review.status_code == 409 and review.json()["error"] == "claim_gone"
+    assert review.status_code == 404 and review.json()["error"] == "not_found"
     peek = await client.get(f"/api/v1/tasks/{task_id}", headers=auth(intruder))
     assert peek.status_code == 404
     async with runtime.sessions() as session:
