@@ -27,7 +27,9 @@ LIST_LIMIT = 100
 
 class ClaimRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lease_version: int = Field(ge=1, le=2**31 - 1)  # the column is a PostgreSQL integer
+    # The column is a PostgreSQL integer; a number, never true (which lax parsing reads as 1)
+    # or "1".
+    lease_version: int = Field(ge=1, le=2**31 - 1, strict=True)
 
 
 class ScoreIn(BaseModel):
