@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlmodel import func, select
 
 from app import auth
@@ -196,6 +197,40 @@ async def test_log_out_everywhere_can_revoke_every_api_token(
     csrf = await csrf_from(client, "/account/security")
     done = await client.post("/logout", data={"csrf_token": csrf, "everywhere": "1", "tokens": "1"})
     assert await _flash(client, done) == "Signed out of 1 session (this one included)."
+
+
+async def test_session_use_is_written_hourly_and_stale_sessions_are_pruned_at_log_in(
+    client: httpx.AsyncClient, other: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await make_user(runtime, EMAIL)
+    await log_in(client, EMAIL)
+    await log_in(other, EMAIL)
+    await auth.flush_last_used(runtime.sessions)  # main.py runs this every 30 s
+
+    async def seen() -> dict[str, object]:
+        async with runtime.sessions() as session:
+            rows = (await session.exec(select(CookieSession))).all()
+        return {str(row.id): row.seen_at for row in rows}
+
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("UPDATE cookie_sessions SET seen_at = now() - interval '2 hours'"))
+    before = await seen()
+    assert (await client.get("/api/v1/me")).status_code == 200
+    assert await seen() == before  # nothing written while answering
+    assert await auth.flush_last_used(runtime.sessions) >= 1
+    after = await seen()
+    assert sum(after[sid] != before[sid] for sid in before) == 1  # only the one used
+    assert (await client.get("/api/v1/me")).status_code == 200
+    await auth.flush_last_used(runtime.sessions)
+    assert await seen() == after  # to the hour is enough: not rewritten
+
+    # Unseen for longer than a cookie lives: no cookie can name it; the next log-in prunes it.
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("UPDATE cookie_sessions SET seen_at = now() - interval '15 days'"))
+    await log_in(client, EMAIL)
+    assert len(await seen()) == 1
+    assert (await client.get("/api/v1/me")).status_code == 200
+    assert (await other.get("/api/v1/me")).status_code == 401
 
 
 async def test_other_processes_refuse_an_ended_session_within_the_cache_bound(
