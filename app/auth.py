@@ -1,4 +1,5 @@
-"""Who is asking: password hashes, session cookies (with a version) and personal API tokens."""
+"""Who is asking: password hashes, session cookies (each naming a session row, with a version)
+and personal API tokens."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,7 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 
-from app.models import Membership, User
+from app.models import CookieSession, Membership, User
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)
+# A session cookie is signed again with every answer, so it lasts this long after its last
+# use; the row it names is kept (seen_at, to the hour) at least as long.
+SESSION_AGE = timedelta(days=14)
 TOKEN_PREFIX = "mcx_"  # noqa: S105  (a public marker, not a secret)
 _hasher = PasswordHasher()
 # Verifying against this keeps a log-in for an unknown email as slow as for a known one.
@@ -73,9 +77,10 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 
 
 # Who a token or session cookie names is remembered in this process for this long, so a
-# request (and above all a losing tap) costs no PostgreSQL. A revoked token, log-out
-# everywhere, a changed password or a deactivated account takes effect at once in the
-# process that made the change (`forget`) and within this bound in every other one.
+# request (and above all a losing tap) costs no PostgreSQL; so is whether a cookie's session
+# row still exists. A revoked token, a log-out, log-out everywhere, a changed password or a
+# deactivated account takes effect at once in the process that made the change (`forget`,
+# `forget_sessions`) and within this bound in every other one.
 CACHE_SECONDS = 5.0
 _CACHE_SIZE = 50_000
 
@@ -91,12 +96,23 @@ class _Known:
     token_id: uuid.UUID | None = None
 
 
+@dataclass
+class _Session:
+    """Whose session row a cookie's session id names (None: no row, it was ended)."""
+
+    until: float
+    owner: uuid.UUID | None
+
+
 _tokens: dict[str, _Known] = {}
 # Snapshots built from the shared copies in Redis, by the copy's exact text.
 _built: dict[str, tuple[User | None, uuid.UUID | None]] = {}
 _users: dict[uuid.UUID, _Known] = {}
-# api_tokens.last_used_at, written in batches off the request path (flush_last_used).
+_sessions: dict[uuid.UUID, _Session] = {}
+# api_tokens.last_used_at and cookie_sessions.seen_at, written in batches off the request
+# path (flush_last_used).
 _used: dict[uuid.UUID, datetime] = {}
+_seen: dict[uuid.UUID, datetime] = {}
 
 
 def forget() -> None:
@@ -105,6 +121,15 @@ def forget() -> None:
     _tokens.clear()
     _users.clear()
     _built.clear()
+    _sessions.clear()
+
+
+def forget_sessions(session_ids: set[uuid.UUID]) -> None:
+    """Drop what this process knows of these sessions (after ending them): the next request
+    bearing one asks PostgreSQL, which no longer has it."""
+    for session_id in session_ids:
+        _sessions.pop(session_id, None)
+        _seen.pop(session_id, None)
 
 
 # Off while a websocket is let in: a socket asks who it is once, so keeping the answer would
@@ -123,7 +148,10 @@ def asked_once() -> Iterator[None]:
         _keeping.reset(token)
 
 
-def _remember(cache: dict[Any, _Known], key: Any, known: _Known) -> _Known:
+_C = TypeVar("_C", _Known, _Session)
+
+
+def _remember(cache: dict[Any, Any], key: Any, known: _C) -> _C:
     if not _keeping.get():
         return known
     if len(cache) >= _CACHE_SIZE:
@@ -267,27 +295,63 @@ LAST_USED_SQL = text(
 )
 
 
+# One statement for every session used since the last flush (to the hour: a live session
+# costs at most one write an hour).
+SEEN_SQL = text(
+    """
+    UPDATE cookie_sessions s SET seen_at = seen.at
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS seen(id, at)
+     WHERE s.id = seen.id AND s.seen_at < seen.at - interval '1 hour'
+    """
+)
+
+
 async def flush_last_used(sessions: Any) -> int:
-    """Write the tokens used since the last flush, in one statement; the count."""
-    if not _used:
+    """Write the tokens and sessions used since the last flush, one statement each; the
+    count."""
+    if not _used and not _seen:
         return 0
-    batch = dict(_used)
+    batch, seen = dict(_used), dict(_seen)
     _used.clear()
+    _seen.clear()
     async with sessions() as session:
-        await session.execute(LAST_USED_SQL, {"ids": list(batch), "ats": list(batch.values())})
+        if batch:
+            await session.execute(LAST_USED_SQL, {"ids": list(batch), "ats": list(batch.values())})
+        if seen:
+            await session.execute(SEEN_SQL, {"ids": list(seen), "ats": list(seen.values())})
         await session.commit()
-    return len(batch)
+    return len(batch) + len(seen)
+
+
+def session_id_of(conn: HTTPConnection) -> uuid.UUID | None:
+    """The session id the signed cookie names, if it names one."""
+    named = _named(conn)
+    return named[2] if named else None
+
+
+def _named(conn: HTTPConnection) -> tuple[uuid.UUID, int, uuid.UUID] | None:
+    """The person, session version and session id a signed cookie names; None for a cookie
+    without them (anonymous, or from before sessions had ids)."""
+    raw_id, version, raw_sid = (
+        conn.session.get("uid"),
+        conn.session.get("sv"),
+        conn.session.get("sid"),
+    )
+    if not raw_id or not isinstance(version, int) or not isinstance(raw_sid, str):
+        return None
+    try:
+        return uuid.UUID(str(raw_id)), version, uuid.UUID(raw_sid)
+    except ValueError:
+        return None
 
 
 async def user_from_session(session: AsyncSession, conn: HTTPConnection) -> User | None:
-    """The signed-in user, if the cookie names an active one at the current session version."""
-    raw_id, version = conn.session.get("uid"), conn.session.get("sv")
-    if not raw_id or not isinstance(version, int):
+    """The signed-in user, if the cookie names an active one at the current session version,
+    in a session that was not ended (log-out deletes its row)."""
+    named = _named(conn)
+    if named is None:
         return None
-    try:
-        user_id = uuid.UUID(str(raw_id))
-    except ValueError:
-        return None
+    user_id, version, session_id = named
     known = await _known_user(session, user_id)
     if known.user is not None and known.user.session_version < version:
         # A newer cookie than the cached snapshot (a log-in elsewhere): look again.
@@ -296,7 +360,22 @@ async def user_from_session(session: AsyncSession, conn: HTTPConnection) -> User
     user = known.user
     if user is None or not user.is_active or user.session_version != version:
         return None
+    if await _session_owner(session, session_id) != user_id:
+        return None
+    _seen[session_id] = datetime.now(UTC)
     return user
+
+
+async def _session_owner(session: AsyncSession, session_id: uuid.UUID) -> uuid.UUID | None:
+    """Whose session row this is (None: ended), from this process's cache or PostgreSQL."""
+    now = time.monotonic()
+    known = _sessions.get(session_id)
+    if known is None or known.until < now:
+        owner = (
+            await session.exec(select(CookieSession.user_id).where(CookieSession.id == session_id))
+        ).first()
+        known = _remember(_sessions, session_id, _Session(now + CACHE_SECONDS, owner))
+    return known.owner
 
 
 async def _known_user(session: AsyncSession, user_id: uuid.UUID) -> _Known:
@@ -357,22 +436,24 @@ def _cached(conn: HTTPConnection, token: str | None) -> User | None | _Miss:
             _used[known.token_id] = datetime.now(UTC)
         user = known.user
     else:
-        raw_id, version = conn.session.get("uid"), conn.session.get("sv")
-        if not raw_id or not isinstance(version, int):
+        named = _named(conn)
+        if named is None:
             conn.state.roles = frozenset()
             return None
-        try:
-            known = _users.get(uuid.UUID(str(raw_id)))
-        except ValueError:
-            conn.state.roles = frozenset()
-            return None
-        if known is None or known.until < now:
+        user_id, version, session_id = named
+        known = _users.get(user_id)
+        live = _sessions.get(session_id)
+        if known is None or known.until < now or live is None or live.until < now:
             return _MISS
         user = known.user
         if user is not None and user.session_version < version:
             return _MISS  # a newer cookie than the cached snapshot (a log-in elsewhere)
         if user is None or not user.is_active or user.session_version != version:
             user = None
+        elif live.owner != user_id:
+            user = None  # the session was ended (logged out)
+        else:
+            _seen[session_id] = datetime.now(UTC)
     if user is None:
         conn.state.roles = frozenset()
         return None

@@ -5,7 +5,8 @@ the cached answers, by a hook on the runtime's sessions.
   credentials, a person's school or active flag: the generation is bumped.
 - Identities (app.auth): a token revoked or a person changed: this process forgets at once,
   the shared copies in Redis are deleted, and other processes forget within
-  app.auth.CACHE_SECONDS.
+  app.auth.CACHE_SECONDS. Sessions are ended by the log-out actions' own DELETE statements,
+  which tell app.auth themselves (no shared copy of a session is kept in Redis).
 
 Writes through the ORM are seen here; the few raw SQL writes call the same functions.
 """

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from python_multipart.exceptions import ParseError
 from starlette.applications import Starlette
@@ -18,7 +17,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app import collector
-from app.auth import flush_last_used
+from app.auth import SESSION_AGE, flush_last_used
 from app.bodies import BodyPaceMiddleware
 from app.csrf import CSRFMiddleware
 from app.db import require_current_schema
@@ -64,7 +63,6 @@ from app.views import (
     whatif,
 )
 
-SESSION_AGE = timedelta(days=14)
 log = logging.getLogger(__name__)
 
 
@@ -142,13 +140,14 @@ TOKEN_USE_FLUSH_SECONDS = 30.0
 
 
 async def _flush_token_use(runtime: Runtime) -> None:
-    """api_tokens.last_used_at, in one batch every half minute, off the request path."""
+    """api_tokens.last_used_at and cookie_sessions.seen_at, in one batch every half minute,
+    off the request path."""
     while True:
         await asyncio.sleep(TOKEN_USE_FLUSH_SECONDS)
         try:
             await flush_last_used(runtime.sessions)
         except Exception as exc:  # a failed batch is retried with the next uses; never fatal
-            log.warning("could not record API token use: %r", exc)
+            log.warning("could not record token and session use: %r", exc)
 
 
 def create_app(

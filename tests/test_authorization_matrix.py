@@ -285,28 +285,48 @@ async def test_nobody_but_the_claim_holder_works_on_a_task(
     w = world
     holder_only = {"lease_version": w.lease_version}
     review = {"lease_version": w.lease_version, "scores": [], "feedback": "Mine now."}
+    moment = {
+        "lease_version": w.lease_version,
+        "artifact_id": w.artifact,
+        "at_seconds": 65.0,
+        "comment": "Mine now.",
+    }
     others = tuple(who for who in WHO if who != "reviewer")
     api = f"/api/v1/tasks/{w.task}"
     page = f"/review/tasks/{w.task}"
-    # The API: extend names the task (404); release and reviews name the claim, which is not
-    # theirs (409, as for a claim that ran out); a claim finds it taken (409).
+    # Everything under the claim (extend, release, reviews, moments) is a task they never
+    # held: 404, as if it did not exist (409 claim_gone is for the holder's own lost claim);
+    # a claim finds it taken (409).
     expected_api = {
         ("POST", f"{api}/claim", None): 409,
         ("POST", f"{api}/extend", "json"): 404,
-        ("POST", f"{api}/release", "json"): 409,
-        ("PUT", f"{api}/review", "review"): 409,
-        ("POST", f"{api}/review", "review"): 409,
+        ("POST", f"{api}/release", "json"): 404,
+        ("PUT", f"{api}/review", "review"): 404,
+        ("POST", f"{api}/review", "review"): 404,
+        ("POST", f"{api}/moments", "moment"): 404,
+        ("DELETE", f"{api}/moments/{uuid.uuid4()}", "json"): 404,
         ("POST", f"{page}/claim", None): 409,
         ("POST", f"{page}/extend", "form"): 404,
-        ("POST", f"{page}/release", "form"): 409,
-        ("POST", f"{page}/draft", "form"): 409,
-        ("POST", f"{page}/submit", "form"): 409,
+        ("POST", f"{page}/release", "form"): 404,
+        ("POST", f"{page}/draft", "form"): 404,
+        ("POST", f"{page}/submit", "form"): 404,
+        ("POST", f"{page}/moments", "form"): 404,
+        ("POST", f"{page}/moments/{uuid.uuid4()}/delete", "form"): 404,
     }
     bodies: dict[str | None, dict[str, Any]] = {
         None: {},
         "json": {"json": holder_only},
         "review": {"json": review},
-        "form": {"data": {"lease_version": str(w.lease_version), "feedback": "Mine now."}},
+        "moment": {"json": moment},
+        "form": {
+            "data": {
+                "lease_version": str(w.lease_version),
+                "feedback": "Mine now.",
+                "artifact_id": w.artifact,
+                "at": "1:05",
+                "comment": "Mine now.",
+            }
+        },
     }
     for (method, path, body), status in expected_api.items():
         logged_out = 401 if path.startswith("/api/") else 303

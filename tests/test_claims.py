@@ -86,6 +86,35 @@ async def test_extend_once_within_the_lease(client: httpx.AsyncClient, runtime: 
     assert task.state == TaskState.claimed and task.extended
 
 
+async def test_a_lease_version_is_a_number_never_true(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    task_id, token = await _setup(client, runtime)
+    claim = (await client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth(token))).json()
+    assert claim["lease_version"] == 1  # what `true` would pass for, read laxly
+    writes = [
+        ("POST", "extend", {}),
+        ("POST", "release", {}),
+        ("PUT", "review", {"scores": [], "feedback": "x"}),
+        ("POST", "review", {"scores": [], "feedback": "x"}),
+        ("POST", "moments", {"artifact_id": task_id, "at_seconds": 1.0, "comment": "x"}),
+    ]
+    for bad in (True, "1", 1.0):
+        for method, step, fields in writes:
+            answer = await client.request(
+                method,
+                f"/api/v1/tasks/{task_id}/{step}",
+                json={"lease_version": bad, **fields},
+                headers=auth(token),
+            )
+            assert answer.status_code == 422, (bad, step, answer.text)
+            assert answer.json()["error"] == "invalid"
+            assert answer.json()["detail"].startswith("lease_version: "), answer.text
+    async with runtime.sessions() as session:
+        task = (await session.exec(select(ReviewTask))).one()
+    assert task.state == TaskState.claimed and task.lease_version == 1 and not task.extended
+
+
 async def test_someone_elses_claim_cannot_be_released_or_reviewed(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
@@ -97,13 +126,14 @@ async def test_someone_elses_claim_cannot_be_released_or_reviewed(
         json={"lease_version": claim["lease_version"]},
         headers=auth(intruder),
     )
-    assert forged.status_code == 409
+    # A claim they never held is a task that is not there (404), not a claim that is gone.
+    assert forged.status_code == 404 and forged.json()["error"] == "not_found"
     review = await client.post(
         f"/api/v1/tasks/{task_id}/review",
         json={"lease_version": claim["lease_version"], "scores": [], "feedback": "x"},
         headers=auth(intruder),
     )
-    assert review.status_code == 409 and review.json()["error"] == "claim_gone"
+    assert review.status_code == 404 and review.json()["error"] == "not_found"
     peek = await client.get(f"/api/v1/tasks/{task_id}", headers=auth(intruder))
     assert peek.status_code == 404
     async with runtime.sessions() as session:

@@ -89,9 +89,13 @@ async def test_405_answers_carry_allow_with_every_method_the_path_serves(
         assert answer.status_code == 405, method
         assert answer.headers["allow"] == "GET, HEAD, PUT", method
         assert answer.json()["error"] == "method_not_allowed"
-    # The path the router chose, not another that also matches ("{task_id}" matches it too).
-    claim_next = await client.request("TRACE", "/api/v1/tasks/claim-next")
-    assert claim_next.headers["allow"] == "POST"
+    # The path the router chose, not another that also matches ("{task_id}" matches it too),
+    # for every method: GET and HEAD too, which GET /api/v1/tasks/{task_id} serves.
+    for method in ("GET", "HEAD", "TRACE", "OPTIONS"):
+        claim_next = await client.request(method, "/api/v1/tasks/claim-next")
+        assert claim_next.status_code == 405, method
+        assert claim_next.headers["allow"] == "POST", method
+    assert claim_next.json() == {"error": "method_not_allowed", "detail": "Method Not Allowed"}
     review = await client.request(
         "TRACE", "/api/v1/tasks/00000000-0000-4000-8000-000000000000/review"
     )

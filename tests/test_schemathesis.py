@@ -47,9 +47,7 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 #   state (levels rising in points, a pilot's spots, slugs that must exist), and so can the
 #   catalogue's and recordings' input (growth goals naming real standards, panellists who are
 #   experts, a moment inside the recording, a length range in order); each such operation's
-#   description lists them;
-# - GET /api/v1/tasks/claim-next is routed to GET /api/v1/tasks/{task_id} (a 404, not a 405):
-#   the route's {task_id} matches any text. Documented here, left to app/views/api_tasks.py.
+#   description lists them.
 SETTINGS = """
 [generation]
 allow-x00 = false  # the document says no text may hold a NUL (400); tested in test_hostile_input
@@ -61,11 +59,6 @@ criteria/[^/]+/media)$'''
 include-method-regex = "^(POST|PUT)$"
 [operations.checks.positive_data_acceptance]
 expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
-
-[[operations]]
-include-path = "/api/v1/tasks/claim-next"
-[operations.checks.unsupported_method]
-enabled = false
 """
 
 

@@ -1,19 +1,30 @@
-"""Accounts: sign up, log in (rate limited), log out everywhere, API tokens, users by CLI."""
+"""Accounts: sign up, log in (rate limited), log out (here or everywhere), API tokens, users by
+CLI."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select, update
+from sqlmodel import col, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth import forget, hash_password, new_api_token, normalise_email, verify_password
+from app.auth import (
+    SESSION_AGE,
+    forget,
+    forget_sessions,
+    hash_password,
+    new_api_token,
+    normalise_email,
+    verify_password,
+)
 from app.errors import ActionError, not_found
-from app.models import ApiToken, AuditEntry, Membership, Organisation, Role, User
+from app.models import ApiToken, AuditEntry, CookieSession, Membership, Organisation, Role, User
 from app.settings import Settings
 
 MIN_PASSWORD = 10
@@ -88,6 +99,38 @@ async def create_user(
     return user
 
 
+async def sign_up(
+    session: AsyncSession, *, email: str, name: str, password: str, school: str | None
+) -> tuple[User, uuid.UUID]:
+    """A new account, signed in: the user and the id of their first session."""
+    user = await create_user(session, email=email, name=name, password=password, school=school)
+    return user, await open_session(session, user)
+
+
+# Sessions unseen for longer than a cookie lives can name nobody any more: a log-in clears
+# its person's, so their rows stay few.
+PRUNE_SESSIONS_SQL = text(
+    """
+    DELETE FROM cookie_sessions
+     WHERE user_id = :user AND seen_at < now() - make_interval(secs => :age)
+    """
+)
+
+
+async def open_session(session: AsyncSession, user: User) -> uuid.UUID:
+    """A new signed-in session for this person (its id goes into the signed cookie)."""
+    session_id = await _new_session(session, user)
+    await session.commit()
+    return session_id
+
+
+async def _new_session(session: AsyncSession, user: User) -> uuid.UUID:
+    await session.execute(PRUNE_SESSIONS_SQL, {"user": user.id, "age": SESSION_AGE.total_seconds()})
+    row = CookieSession(user_id=user.id)
+    session.add(row)
+    return row.id
+
+
 # One atomic step, so the limit holds however many guesses arrive at once: a guess is
 # admitted (and counted) only while both counters are under their limits; the check and the
 # count are the same step, and the password is verified only after it.
@@ -130,8 +173,8 @@ def _throttle_keys(settings: Settings, email: str, ip: str) -> tuple[str, str]:
 
 async def log_in(
     session: AsyncSession, redis: Redis, settings: Settings, *, email: str, password: str, ip: str
-) -> User:
-    """The user for these credentials.
+) -> tuple[User, uuid.UUID]:
+    """The user for these credentials, and the id of the session this log-in opens.
 
     Every attempt is counted per email and per address in Redis before its password is
     checked; past the limit an attempt is refused (429) unchecked. A success clears the
@@ -163,17 +206,105 @@ async def log_in(
     await redis.eval(LOGIN_SUCCEEDED_LUA, 2, by_email, by_ip)  # type: ignore[misc]
     user.last_login_at = datetime.now(UTC)
     session.add(user)
+    session_id = await _new_session(session, user)
     await session.commit()
-    return user
+    return user, session_id
 
 
-async def log_out_everywhere(session: AsyncSession, user: User) -> None:
-    """Every session cookie issued so far stops working."""
+async def log_out(session: AsyncSession, user: User, session_id: uuid.UUID) -> None:
+    """End this one session: its cookie, and every copy of it, stops working (at once in
+    this process, within app.auth.CACHE_SECONDS in the others)."""
+    await session.exec(
+        delete(CookieSession)
+        .where(col(CookieSession.id) == session_id)
+        .where(col(CookieSession.user_id) == user.id)
+    )
+    await session.commit()
+    forget_sessions({session_id})
+
+
+@dataclass(frozen=True)
+class LoggedOut:
+    """What log-out everywhere did: sessions ended (live ones, this one included), API
+    tokens revoked, and API tokens left working."""
+
+    sessions: int
+    tokens_revoked: int
+    tokens_kept: int
+
+    def message(self) -> str:
+        said = f"Signed out of {_count(self.sessions, 'session')} (this one included)"
+        if self.tokens_revoked:
+            said += f"; revoked {_count(self.tokens_revoked, 'personal API token')}"
+        if self.tokens_kept:
+            kept = _count(self.tokens_kept, "personal API token")
+            said += f"; {kept} still {'works' if self.tokens_kept == 1 else 'work'}"
+        return said + "."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+END_SESSIONS_SQL = text(
+    """
+    DELETE FROM cookie_sessions WHERE user_id = :user
+    RETURNING id, seen_at > now() - make_interval(secs => :age) AS live
+    """
+)
+
+
+async def log_out_everywhere(
+    session: AsyncSession, user: User, *, revoke_tokens: bool = False
+) -> LoggedOut:
+    """Every session of this person ends, every session cookie issued so far stops working,
+    and, when asked, every personal API token is revoked; in one transaction."""
+    ended = (
+        await session.execute(
+            END_SESSIONS_SQL, {"user": user.id, "age": SESSION_AGE.total_seconds()}
+        )
+    ).all()
     await session.exec(
         update(User).where(col(User.id) == user.id).values(session_version=User.session_version + 1)
     )
+    tokens = (
+        await session.exec(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .where(col(ApiToken.revoked_at).is_(None))
+        )
+    ).all()
+    done = LoggedOut(
+        sessions=sum(1 for row in ended if row.live),
+        tokens_revoked=len(tokens) if revoke_tokens else 0,
+        tokens_kept=0 if revoke_tokens else len(tokens),
+    )
+    if revoke_tokens:
+        now = datetime.now(UTC)
+        for api_token in tokens:
+            # Through the ORM: app.invalidation drops the tokens' shared copies in Redis.
+            api_token.revoked_at = now
+            session.add(api_token)
+            session.add(
+                AuditEntry(
+                    actor_id=user.id,
+                    action="token.revoked",
+                    subject_type="api_token",
+                    subject_id=str(api_token.id),
+                )
+            )
+    session.add(
+        AuditEntry(
+            actor_id=user.id,
+            action="user.logged_out_everywhere",
+            subject_type="user",
+            subject_id=str(user.id),
+            data={"sessions": done.sessions, "tokens_revoked": done.tokens_revoked},
+        )
+    )
     await session.commit()
     forget()
+    return done
 
 
 async def create_api_token(session: AsyncSession, user: User, name: str) -> tuple[ApiToken, str]:

@@ -32,6 +32,7 @@ from app.models import (
     TaskState,
     User,
 )
+from app.queue import lost_claim
 from app.runtime import Runtime
 
 MAX_COMMENT = 2000
@@ -78,7 +79,9 @@ async def _live_claim(
     """The task row, locked, while this reviewer's claim under `lease_version` is live."""
     task = await session.get(ReviewTask, task_id, with_for_update=True)
     now = (await session.exec(select(func.now()))).one()
-    if task is None or task.reviewer_id != reviewer.id or task.lease_version != lease_version:
+    if task is None or task.reviewer_id != reviewer.id:
+        raise await lost_claim(session, reviewer, task_id)
+    if task.lease_version != lease_version:
         raise ActionError("claim_gone", GONE, 409)
     if task.state != TaskState.claimed or (task.lease_expires_at or now) <= now:
         raise ActionError("claim_gone", GONE, 409)

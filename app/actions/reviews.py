@@ -83,7 +83,9 @@ async def write_review(
         # PostgreSQL's clock set the deadline, so PostgreSQL's clock judges it: a web process
         # whose clock is off would cut leases short or stretch them.
         now = (await session.exec(select(func.now()))).one()
-        if task is None or task.reviewer_id != reviewer.id or task.lease_version != lease_version:
+        if task is None or task.reviewer_id != reviewer.id:
+            raise await queue.lost_claim(session, reviewer, task_id)
+        if task.lease_version != lease_version:
             raise ActionError("claim_gone", GONE, 409)
         existing = (await session.exec(select(Review).where(Review.task_id == task.id))).first()
         if task.state == TaskState.completed and existing is not None and final:

@@ -39,7 +39,7 @@ from app.models.journey import (
 )
 from app.models.media import MediaFile, MediaState, ReviewMoment
 from app.models.notifications import AuditEntry, Notification
-from app.models.people import ApiToken, Membership, Organisation, Role, User
+from app.models.people import ApiToken, CookieSession, Membership, Organisation, Role, User
 from app.models.push import (
     PushChoice,
     PushCursor,
@@ -64,6 +64,7 @@ from app.models.reviews import (
     AppealState,
     Decision,
     Outcome,
+    PastClaim,
     Pool,
     Review,
     ReviewScore,
@@ -113,6 +114,8 @@ __all__ = [
     "CoachingRequest",
     "Alignment",
     "ApiToken",
+    "CookieSession",
+    "PastClaim",
     "Appeal",
     "AppealState",
     "Artifact",

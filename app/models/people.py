@@ -1,4 +1,5 @@
-"""Organisations, people, their roles in each organisation, and their API tokens."""
+"""Organisations, people, their roles in each organisation, their signed-in sessions and
+their API tokens."""
 
 from __future__ import annotations
 
@@ -89,3 +90,17 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = created_field()
     last_used_at: datetime | None = when_field()
     revoked_at: datetime | None = when_field()
+
+
+class CookieSession(SQLModel, table=True):
+    """One signed-in session: the session cookie names this row's id, and only while the row
+    exists does the cookie name a signed-in person. Log-out deletes it, so a copy of the
+    cookie stops working too; rows unseen for the cookie's whole age are pruned."""
+
+    __tablename__ = "cookie_sessions"
+
+    id: uuid.UUID = id_field()
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    created_at: datetime = created_field()
+    # Last used, to the hour, written in batches off the request path (app.auth).
+    seen_at: datetime = created_field()

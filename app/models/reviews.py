@@ -91,6 +91,17 @@ class ReviewTask(SQLModel, table=True):
     priority: float = 0.0
 
 
+class PastClaim(SQLModel, table=True):
+    """A reviewer whose claim on a task ended without a review (released, or its lease ran
+    out), written by the statement that ended it. A write under a claim that is not the
+    caller's answers 409 claim_gone to them, and 404 to anyone who never held it."""
+
+    __tablename__ = "past_claims"
+
+    task_id: uuid.UUID = Field(foreign_key="review_tasks.id", ondelete="CASCADE", primary_key=True)
+    reviewer_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+
+
 class Review(SQLModel, table=True):
     __tablename__ = "reviews"
     __table_args__ = (

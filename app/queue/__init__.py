@@ -42,7 +42,7 @@ from app.queue.claims import (
 )
 from app.queue.feed import OpenWork, open_work
 from app.queue.keys import TRUST_LEAD_SECONDS, PoolKey, score
-from app.queue.leases import expire, extend, lease_seconds, release, reopened
+from app.queue.leases import expire, extend, lease_seconds, lost_claim, release, reopened
 from app.queue.pools import changed as eligibility_changed
 from app.queue.pools import held_back
 from app.queue.rebuild import rebuild
@@ -72,6 +72,7 @@ __all__ = [
     "grant",
     "held_back",
     "lease_seconds",
+    "lost_claim",
     "open_count",
     "open_work",
     "put_open",

@@ -1,6 +1,10 @@
 """A claim's life after the grant: extended once, released by its holder, or expired by the
 sweeper. Each is one SQL statement (sql/extend.sql, release.sql, expire.sql); afterwards
-Redis follows (lua/open.lua, the lease deadline) and the feed hears of reopened work."""
+Redis follows (lua/open.lua, the lease deadline) and the feed hears of reopened work.
+
+A write refused under a claim says why only to the reviewer who held it (409 claim_gone);
+to anyone else the task does not exist (404), as for any id that names nothing
+(`lost_claim`)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events
 from app.errors import ActionError, not_found
@@ -25,6 +31,30 @@ RELEASE_SQL = text((SQL_DIR / "release.sql").read_text())
 EXTEND_SQL = text((SQL_DIR / "extend.sql").read_text())
 EXPIRE_SQL = text((SQL_DIR / "expire.sql").read_text())
 DELETE_DRAFT_SQL = text("DELETE FROM reviews WHERE task_id = :task AND state = 'draft'")
+# Only on a refused write: whether this reviewer holds the task, or held it under a claim
+# that ended (past_claims, written by release.sql and expire.sql). No row: no such task.
+HELD_SQL = text(
+    """
+    SELECT coalesce(t.reviewer_id = :reviewer, false)
+           OR EXISTS (SELECT 1 FROM past_claims p
+                       WHERE p.task_id = t.id AND p.reviewer_id = :reviewer) AS held
+      FROM review_tasks t
+     WHERE t.id = :task
+    """
+)
+
+
+async def lost_claim(
+    db: AsyncSession | AsyncConnection, reviewer: User, task_id: uuid.UUID
+) -> ActionError:
+    """Why a write under a claim was refused: the caller's own claim (live under another
+    version, ended, or taken by someone since) is gone (409); anything else, whether held
+    by someone else or not there at all, is the same 404 (missing and forbidden look the
+    same)."""
+    row = (await db.execute(HELD_SQL, {"task": task_id, "reviewer": reviewer.id})).first()
+    if row is None or not row.held:
+        return not_found("That task")
+    return ActionError("claim_gone", GONE, 409)
 
 
 def lease_seconds(runtime: Runtime, credential: Credential) -> int:
@@ -36,7 +66,7 @@ async def extend(runtime: Runtime, reviewer: User, task_id: uuid.UUID, lease_ver
     async with runtime.sessions() as session:
         task = await session.get(ReviewTask, task_id)
         if task is None or task.reviewer_id != reviewer.id:
-            raise not_found("That task")
+            raise await lost_claim(session, reviewer, task_id)
         submission = await session.get(Submission, task.submission_id)
         assert submission is not None
         credential = await session.get(Credential, submission.credential_id)
@@ -78,7 +108,8 @@ async def release(runtime: Runtime, reviewer: User, task_id: uuid.UUID, lease_ve
         if released is not None:
             await conn.execute(DELETE_DRAFT_SQL, {"task": task_id})
     if released is None:
-        raise ActionError("claim_gone", GONE, 409)
+        async with runtime.engine.connect() as conn:
+            raise await lost_claim(conn, reviewer, task_id)
     await reopened(runtime, [task_id], "task.released")
 
 

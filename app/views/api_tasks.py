@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from app import access
 from app.actions import reviews, tasks
@@ -26,7 +27,9 @@ LIST_LIMIT = 100
 
 class ClaimRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lease_version: int = Field(ge=1, le=2**31 - 1)  # the column is a PostgreSQL integer
+    # The column is a PostgreSQL integer; a number, never true (which lax parsing reads as 1)
+    # or "1".
+    lease_version: int = Field(ge=1, le=2**31 - 1, strict=True)
 
 
 class ScoreIn(BaseModel):
@@ -203,10 +206,23 @@ async def submit_review(request: Request) -> JSONResponse:
     return await idempotent(request, user, lambda: _write(request, final=True))
 
 
+class TaskRoute(Route):
+    """A route whose {task_id} is never "claim-next": that path is a resource of its own
+    (POST only), so a GET there is a 405 with Allow: POST, not a task looked up by that name.
+    (Starlette takes a later route that matches fully over an earlier one that matches the
+    path only.)"""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if child.get("path_params", {}).get("task_id") == "claim-next":
+            return Match.NONE, {}
+        return match, child
+
+
 routes = [
     Route("/api/v1/tasks", list_tasks),
     Route("/api/v1/tasks/claim-next", claim_next, methods=["POST"]),
-    Route("/api/v1/tasks/{task_id}", show_task),
+    TaskRoute("/api/v1/tasks/{task_id}", show_task),
     Route("/api/v1/tasks/{task_id}/claim", claim, methods=["POST"]),
     Route("/api/v1/tasks/{task_id}/extend", extend, methods=["POST"]),
     Route("/api/v1/tasks/{task_id}/release", release, methods=["POST"]),

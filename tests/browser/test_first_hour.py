@@ -128,6 +128,7 @@ def _pages(demo: Demo) -> dict[tuple[str, str] | None, list[str]]:
             "/groups",
             "/me/reminders",
             "/account/tokens",
+            "/account/security",
             "/offline",
         ],
         REVIEWER: ["/review", "/review/history", "/review/calibration", "/review/credit"],

@@ -9,8 +9,10 @@ import json
 import pytest
 from playwright.async_api import Page, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from sqlmodel import select
 
 from app.actions import accounts
+from app.models import User
 from app.views.shell import SHELL, shell_version
 from tests.browser.conftest import ContextFactory, LiveServer, Shot
 from tests.browser.pages import axe, blocking, describe, login
@@ -67,6 +69,31 @@ async def test_a_teacher_opens_mcx_on_a_phone_and_logs_in(
     await shot(page, "logged-in")
 
 
+async def test_log_out_everywhere_from_the_menu_revokes_the_tokens_when_ticked(
+    live_server: LiveServer, phone: ContextFactory, shot: Shot
+) -> None:
+    await _teacher(live_server)
+    async with live_server.runtime.sessions() as session:
+        user = (await session.exec(select(User).where(User.email == EMAIL))).one()
+        _, token = await accounts.create_api_token(session, user, "district export")
+    page = await (await phone()).new_page()
+    await login(page, EMAIL, PASSWORD)
+    await page.get_by_text("Menu", exact=True).click()
+    await page.get_by_role("link", name="Sessions").click()
+    await expect(page.get_by_role("heading", name="Sessions and security")).to_be_visible()
+    await _fits_the_screen(page)
+    box = page.get_by_label("Also revoke my 1 personal API token")
+    await box.check()
+    await shot(page, "security")
+    await page.get_by_role("button", name="Log out everywhere").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Signed out of 1 session (this one included); revoked 1 personal API token."
+    )
+    assert page.url == live_server.url + "/login"
+    answer = await page.request.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status == 401
+
+
 async def test_shared_pages_have_no_serious_accessibility_violations(
     live_server: LiveServer, phone: ContextFactory, desktop: ContextFactory, shot: Shot
 ) -> None:
@@ -78,7 +105,7 @@ async def test_shared_pages_have_no_serious_accessibility_violations(
         if found := blocking(await axe(page)):
             problems.append(describe(found, f"{path} (phone, logged out)"))
     await login(page, EMAIL, PASSWORD)
-    for path in ("/", "/account/tokens"):
+    for path in ("/", "/account/tokens", "/account/security"):
         await page.goto(path)
         if found := blocking(await axe(page)):
             problems.append(describe(found, f"{path} (phone, logged in)"))

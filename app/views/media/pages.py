@@ -81,6 +81,8 @@ async def add_moment_form(request: Request) -> Response:
     except ActionError as error:
         if error.code == "claim_gone":
             return RedirectResponse(f"/review/tasks/{task_id}", status_code=303)
+        if error.code == "not_found":
+            raise  # not this reviewer's task, nor ever was: as if there were none
         code = error.code if error.code in MOMENT_ERRORS else "bad_moment"
         return RedirectResponse(
             f"/review/tasks/{task_id}?moment_error={code}#moments-{artifact_id}", status_code=303

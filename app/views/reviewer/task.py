@@ -173,6 +173,8 @@ async def _write(request: Request, *, final: bool) -> Response:
     except ActionError as error:
         if error.code == "claim_gone":
             return _gone(request, error.status, form.get("feedback", ""))
+        if error.code == "not_found":
+            raise  # not this reviewer's task, nor ever was: as if there were none
         # Refused as it stands (incomplete, too long, a forged id): show it again, as typed.
         values = read_values(form)
         return await _render(
