@@ -57,7 +57,9 @@ from app.models.quality import (
     Escalation,
     FeedbackRating,
     QualityPolicy,
+    ReviewerPair,
     ReviewerStanding,
+    SubmissionExclusion,
 )
 from app.models.reviews import (
     Appeal,
@@ -91,7 +93,9 @@ __all__ = [
     "MediaFile",
     "MediaState",
     "ReviewMoment",
+    "ReviewerPair",
     "ReviewerStanding",
+    "SubmissionExclusion",
     "QualityPolicy",
     "FeedbackRating",
     "Escalation",
