@@ -8,9 +8,9 @@ that only reviewers with at least the policy's trust on the credential may take
 take (`submission_exclusions`). Routing enforces both, in PostgreSQL and in Redis.
 
 The three settle it when the third peer's own recommendation is the decision of the three's
-consensus, and that decision is "not yet": a pass on a split between peers is never made on
-peers' word alone, the expert confirms it (false passes cost more than a resubmission). An
-expert is also asked at once for high stakes, appeals and overdue work, as before.
+consensus (median or trust-weighted levels) and, for a pass, no disputed criterion is
+credited right on the pass line (see `settle`); otherwise the expert decides. An expert is
+also asked at once for high stakes, appeals and overdue work, as before.
 """
 
 from __future__ import annotations
@@ -90,13 +90,25 @@ def applies(policy: QualityPolicy, found: list[tuple[str, str]]) -> bool:
     return policy.tiebreak_peer and bool(found) and all(code in SETTLEABLE for code, _ in found)
 
 
-def settle(shape: RubricShape, three: list[Scored], third: Scored, *, weighted: bool) -> str | None:
-    """The decision the first peers and the third settle on, or None: an expert decides."""
-    decision = shape.verdict(consensus(shape, three, weighted=weighted))
+def settle(
+    shape: RubricShape, three: list[Scored], third: Scored, *, weighted: bool
+) -> str | None:
+    """The decision the first peers and the third settle on, or None: an expert decides.
+
+    Settled when the third peer's own recommendation is the decision of the three's consensus;
+    a pass besides needs every criterion that any of the three put below the pass line to be
+    credited above the line, not on it (a pass resting on one peer's borderline level against
+    another's is where false passes come from: the expert confirms those)."""
+    levels = consensus(shape, three, weighted=weighted)
+    decision = shape.verdict(levels)
     if third.recommendation != decision:
         return None
     if decision == Decision.passed:
-        return None  # a pass on a split waits for the expert
+        line = shape.rubric.min_level
+        for criterion, level in levels.items():
+            disputed = any(r.levels.get(criterion, line) < line for r in three)
+            if disputed and level <= line:
+                return None
     return decision
 
 
