@@ -90,9 +90,7 @@ def applies(policy: QualityPolicy, found: list[tuple[str, str]]) -> bool:
     return policy.tiebreak_peer and bool(found) and all(code in SETTLEABLE for code, _ in found)
 
 
-def settle(
-    shape: RubricShape, three: list[Scored], third: Scored, *, weighted: bool
-) -> str | None:
+def settle(shape: RubricShape, three: list[Scored], third: Scored, *, weighted: bool) -> str | None:
     """The decision the first peers and the third settle on, or None: an expert decides.
 
     Settled when the third peer's own recommendation is the decision of the three's consensus;

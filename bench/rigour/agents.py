@@ -18,7 +18,15 @@ from typing import Any
 
 import httpx
 
-from app.simulation.population import Earner, Population, Reviewer, Trait, score
+from app.simulation.population import (
+    Earner,
+    Population,
+    Reviewer,
+    Trait,
+    available,
+    next_available,
+    score,
+)
 from bench.rigour.world import World
 
 MARKER = re.compile(r"\[packet ([\w-]+)\]")
@@ -102,24 +110,18 @@ async def earner(actor: Actor, who: Earner, clock: Clock, rng: random.Random) ->
 
 
 async def _partner_task(actor: Actor, who: Reviewer) -> httpx.Response | None:
-    """A colluder's side channel: the partner said when they submitted; claim the open task that
-    appeared just then, by id, instead of taking what MCX offers."""
-    when = actor.log.submitted_wall.get(who.partner or "")
-    if when is None:
+    """A colluder's side channel: the partner said which packet is theirs; claim its open task
+    by id, if MCX still lists it for this reviewer."""
+    packet = actor.log.submission_of.get(who.partner or "")
+    if packet is None:
         return None
     listed = await actor.call("GET", "/api/v1/tasks")
     if listed.status_code != 200:
         return None
-    candidates = [
-        t
-        for t in listed.json()["tasks"]
-        if t["credential_id"] == str(actor.world.credential_id)
-        and datetime.fromisoformat(t["waiting_since"]) >= when
-    ]
-    if not candidates:
+    mine = [t for t in listed.json()["tasks"] if t.get("packet") == packet]
+    if not mine:
         return None
-    best = min(candidates, key=lambda t: datetime.fromisoformat(t["waiting_since"]))
-    return await actor.call("POST", f"/api/v1/tasks/{best['task_id']}/claim")
+    return await actor.call("POST", f"/api/v1/tasks/{mine[0]['task_id']}/claim")
 
 
 async def review_once(
@@ -129,12 +131,15 @@ async def review_once(
     clock: Clock,
     rng: random.Random,
     hours: float,
+    *,
+    grab: bool = False,
 ) -> bool:
-    """Claim one task and review it; False when there was nothing (or no right) to claim."""
-    claimed = None
-    if who.trait == Trait.colluding:
-        claimed = await _partner_task(actor, who)
-    if claimed is None or claimed.status_code != 201:
+    """Claim one task and review it; False when there was nothing (or no right) to claim.
+    With `grab`, a colluder's partner's packet, by id, or nothing."""
+    claimed = await _partner_task(actor, who) if grab else None
+    if grab and (claimed is None or claimed.status_code != 201):
+        return False
+    if claimed is None:
         claimed = await actor.call("POST", "/api/v1/tasks/claim-next")
     if claimed.status_code == 404:
         return False
@@ -194,14 +199,40 @@ async def reviewer(
     visit_hours: float,
     review_hours: float,
 ) -> None:
-    """Drop by every ~visit_hours (exponential), review up to three tasks, leave."""
+    """While their schedule lets them, drop by every ~visit_hours (exponential), review up to
+    three tasks, leave; outside it, wait for the next window."""
     while not stop.is_set():
-        await clock.sleep(rng.expovariate(1.0 / visit_hours))
+        at = clock.hours() + rng.expovariate(1.0 / visit_hours)
+        if not available(who.schedule, at):
+            at = next_available(who.schedule, at) + rng.uniform(0.0, 1.0)
+        await clock.sleep(at - clock.hours())
         for _ in range(3):
             if stop.is_set() or not await review_once(actor, who, truths, clock, rng, review_hours):
                 break
             if rng.random() < 0.5:
                 break
+
+
+async def colluder(
+    actor: Actor,
+    who: Reviewer,
+    truths: dict[str, tuple[int, ...]],
+    clock: Clock,
+    rng: random.Random,
+    stop: asyncio.Event,
+    *,
+    review_hours: float,
+) -> None:
+    """The grab: the partner messages when their packet is in; within minutes, whatever the
+    hour, the colluder claims it by id and passes it (a few tries, then gives up)."""
+    while not stop.is_set() and who.partner not in actor.log.submission_of:
+        await clock.sleep(0.1)
+    for _ in range(3):
+        if stop.is_set():
+            return
+        await clock.sleep(rng.uniform(0.05, 0.3))
+        if await review_once(actor, who, truths, clock, rng, review_hours, grab=True):
+            return
 
 
 def review_hours(population: Population, who: Reviewer) -> float:
