@@ -306,3 +306,38 @@ async def test_a_grab_and_pass_through_the_api_flags_the_pair_and_blocks_it(
     second = await f.credential(runtime, slug="second", peer_reviews=1)
     await f.submitted(client, runtime, a_token, second)
     assert (await client.post("/api/v1/tasks/claim-next", headers=auth(b_token))).status_code == 404
+
+
+async def test_coordinators_see_a_flagged_pair_with_its_evidence_and_may_clear_it(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from tests.helpers import log_in
+
+    credential = await f.credential(runtime, peer_reviews=2)
+    coordinator = await f.person(runtime, "coord", [Role.coordinator])
+    await f.quality_policy(runtime, coordinator, credential, escalate_on_disagreement=False)
+    a = await f.person(runtime, "alice", [Role.reviewer])
+    b = await f.person(runtime, "bob", [Role.reviewer])
+    a_token = await f.token_for(runtime, a)
+    await f.submitted(client, runtime, a_token, credential)
+    await _review(client, await f.token_for(runtime, b), [3, 3])
+    await _review(
+        client,
+        await f.token_for(runtime, await f.person(runtime, "carol", [Role.reviewer])),
+        [0, 1],
+    )
+    await log_in(client, coordinator.email, "factory-password-1")
+    page = await client.get(f"/coordinate/quality/{credential.id}")
+    assert page.status_code == 200
+    assert 'data-testid="pair"' in page.text
+    assert "Alice and Bob" in page.text or "Bob and Alice" in page.text
+    assert "claims within an hour of the submission: 1" in page.text
+    async with runtime.sessions() as session:
+        pair = (await session.exec(select(ReviewerPair))).one()
+    csrf = __import__("re").search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    cleared = await client.post(
+        f"/coordinate/quality/pairs/{pair.id}/clear", data={"csrf_token": csrf}
+    )
+    assert cleared.status_code == 303
+    async with runtime.sessions() as session:
+        assert not (await session.get(ReviewerPair, pair.id)).blocked
