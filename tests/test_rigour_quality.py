@@ -280,6 +280,20 @@ def test_scoring_strangers_in_lockstep_away_from_everyone_is_flagged() -> None:
     assert collusion.suspicion(found) >= collusion.FLAG_SCORE
 
 
+def test_honest_co_reviewers_are_weighed_only_where_someone_else_scored_too() -> None:
+    """Two accurate peers agree on four packets; on one a careless third scored at random.
+    Their agreement is weighed against that third on that packet alone, not on all four."""
+    a, b = uuid.uuid4(), uuid.uuid4()
+    reviews = []
+    for _ in range(4):
+        v, stranger = uuid.uuid4(), uuid.uuid4()
+        reviews += [_scoring(v, a, stranger, [2, 1, 2, 2]), _scoring(v, b, stranger, [2, 1, 2, 2])]
+    reviews.append(_scoring(v, uuid.uuid4(), stranger, [0, 3, 0, 3]))
+    found = collusion.evidence(a, b, reviews)
+    assert found["co_reviewed"] == 1
+    assert collusion.suspicion(found) < collusion.FLAG_SCORE
+
+
 async def test_a_grab_and_pass_through_the_api_flags_the_pair_and_blocks_it(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:

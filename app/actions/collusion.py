@@ -162,14 +162,14 @@ def evidence(
                 toward["others"].append(lift)
         scored = {r.reviewer_id: r for r in on_version}
         if a in scored and b in scored and scored[a].earner_id not in pair:
+            # Only packets someone else scored too: agreement with each other is weighed
+            # against agreement with that reference on the same packets, not on others.
+            others = [r for r in on_version if r.reviewer_id not in pair]
+            refs = [_agree(scored[who].levels, _reference(scored[who], others)) for who in (a, b)]
             agreement = _agree(scored[a].levels, scored[b].levels)
-            if agreement is not None:
+            if agreement is not None and all(ref is not None for ref in refs):
                 together.append(agreement)
-            for who in (a, b):
-                ref = _reference(scored[who], [r for r in on_version if r.reviewer_id not in pair])
-                agreement = _agree(scored[who].levels, ref)
-                if agreement is not None:
-                    with_reference.append(agreement)
+                with_reference += [ref for ref in refs if ref is not None]
     pair_lift, usual_lift = _mean(toward["pair"]), _mean(toward["others"])
     accuracy = accuracy or {}
     return {

@@ -60,8 +60,24 @@ def main() -> None:
             f"(custom population; default {getattr(defaults, share)})",
         )
     parser.add_argument("--scale", type=float, default=1.0, help="wall seconds per simulated hour")
+    parser.add_argument(
+        "--horizon", type=float, default=RunConfig.horizon_hours, help="simulated hours at most"
+    )
+    parser.add_argument(
+        "--policies",
+        help="comma-separated policy names to run (default all: "
+        + ",".join(p.name for p in POLICIES)
+        + ")",
+    )
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
+    policies = POLICIES
+    if args.policies:
+        wanted = args.policies.split(",")
+        unknown = set(wanted) - {p.name for p in POLICIES}
+        if unknown:
+            parser.error(f"unknown policies: {', '.join(sorted(unknown))}")
+        policies = tuple(p for p in POLICIES if p.name in wanted)
     custom = args.seed is not None or any(getattr(args, s) is not None for s in SHARES)
     if custom:
         mix = Mix(
@@ -88,7 +104,9 @@ def main() -> None:
             mix=preset.mix,
             arrival_hours=args.arrival_hours,
         )
-        config = RunConfig(params=params, policies=POLICIES, scale=args.scale)
+        config = RunConfig(
+            params=params, policies=policies, scale=args.scale, horizon_hours=args.horizon
+        )
         began = time.monotonic()
         results = asyncio.run(rigour_run(config))
         done.append(Population(preset.name, config, results, time.monotonic() - began))
