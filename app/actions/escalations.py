@@ -41,6 +41,14 @@ DISAGREEMENT, LEVEL_GAP, PASS_MARGIN, SPLIT, APPEAL = (
     "split_scores",
     "appeal",
 )
+# Under a trust-weighted policy with the tie-break peer: two peers who agree, but whose known-
+# answer accuracy is on average below this weight (app.agreement.accuracy_weight: an unchecked
+# reviewer counts 0.75), are not enough alone; a trusted third peer looks too.
+UNPROVEN, UNPROVEN_WEIGHT = "unproven_agreement", 0.7
+# With the tie-break peer: peers who agree on "not yet" but put no criterion below the pass
+# level together (each failed it on a different criterion, or on none) disagree on why; a
+# trusted third peer looks (the lower of two levels counting is where false fails come from).
+UNSHARED = "unshared_fail"
 
 
 @dataclass
@@ -157,6 +165,26 @@ def triggers(
     if len(decisions) == 1 and shape.verdict(middle) not in decisions:
         # Peers agree, yet the median scores say otherwise: an expert settles it.
         found.append((SPLIT, "the peers agreed, but the median scores give the other decision"))
+    line = shape.rubric.min_level
+    if (
+        not found
+        and policy.tiebreak_peer
+        and decisions == {Decision.not_yet}
+        and line
+        and len(peers) > 1
+        and not any(all(r.levels.get(c.id, line) < line for r in peers) for c in shape.criteria)
+    ):
+        found.append(
+            (UNSHARED, "the peers agreed on not yet, but on no criterion below the pass level")
+        )
+    if (
+        not found
+        and policy.tiebreak_peer
+        and policy.trust_weighted
+        and peers
+        and sum(r.weight for r in peers) / len(peers) < UNPROVEN_WEIGHT
+    ):
+        found.append((UNPROVEN, "the peers agreed, but their known-answer accuracy is low"))
     return found
 
 

@@ -83,14 +83,24 @@ def _policy(
     weighted = policy.trust_weighted
     found = escalations.triggers(policy, shape, firsts)
     if found and tiebreak.applies(policy, found):
+        why = (
+            {
+                escalations.UNPROVEN: "two peers of low known-answer accuracy agreed",
+                escalations.UNSHARED: "peers said not yet, each for a different criterion",
+            }.get(found[0][0], "peers disagreed")
+            if len(found) == 1
+            else "peers disagreed"
+        )
         if not thirds:
             if tiebreaks:
-                return None, "peers disagreed; waiting for the third peer", [], False
-            return None, "peers disagreed; a trusted third peer is asked", [], True
-        settled = tiebreak.settle(shape, [*firsts, thirds[0]], thirds[0], weighted=weighted)
+                return None, f"{why}; waiting for the third peer", [], False
+            return None, f"{why}; a trusted third peer is asked", [], True
+        settled = tiebreak.settle(
+            shape, [*firsts, thirds[0]], thirds[0], weighted=weighted, found=found
+        )
         if settled is not None:
             how = "trust-weighted levels" if weighted else "each criterion at the median level"
-            return settled, f"peers disagreed; a trusted third peer settled it ({how})", [], False
+            return settled, f"{why}; a trusted third peer settled it ({how})", [], False
         found = [*found, (tiebreak.UNSETTLED, "a trusted third peer did not settle it")]
     if found:
         if open_experts:

@@ -26,6 +26,8 @@ from app.actions.escalations import (
     DISAGREEMENT,
     LEVEL_GAP,
     SPLIT,
+    UNPROVEN,
+    UNSHARED,
     RubricShape,
     Scored,
     consensus,
@@ -41,8 +43,9 @@ from app.models import (
     TaskReason,
 )
 
-# The triggers a third peer may settle (disagreements between peers); the rest go to experts.
-SETTLEABLE = frozenset({DISAGREEMENT, SPLIT, LEVEL_GAP})
+# The triggers a third peer may settle (disagreements between peers, an agreement of two peers
+# with poor known-answer accuracy, a "not yet" on no shared criterion); the rest go to experts.
+SETTLEABLE = frozenset({DISAGREEMENT, SPLIT, LEVEL_GAP, UNPROVEN, UNSHARED})
 UNSETTLED = "tiebreak_unsettled"
 # Packets two reviewers scored together (on this credential) that make them frequent partners.
 FREQUENT = 3
@@ -90,17 +93,28 @@ def applies(policy: QualityPolicy, found: list[tuple[str, str]]) -> bool:
     return policy.tiebreak_peer and bool(found) and all(code in SETTLEABLE for code, _ in found)
 
 
-def settle(shape: RubricShape, three: list[Scored], third: Scored, *, weighted: bool) -> str | None:
+def settle(
+    shape: RubricShape,
+    three: list[Scored],
+    third: Scored,
+    *,
+    weighted: bool,
+    found: list[tuple[str, str]] | None = None,
+) -> str | None:
     """The decision the first peers and the third settle on, or None: an expert decides.
 
     Settled when the third peer's own recommendation is the decision of the three's consensus;
     a pass besides needs every criterion that any of the three put below the pass line to be
     credited above the line, not on it (a pass resting on one peer's borderline level against
-    another's is where false passes come from: the expert confirms those)."""
+    another's is where false passes come from: the expert confirms those). Not so when the
+    only trigger (`found`) was UNSHARED: both first peers said "not yet", each for a different
+    criterion, and a pass needs two of the three on the line or above on every criterion."""
     levels = consensus(shape, three, weighted=weighted)
     decision = shape.verdict(levels)
     if third.recommendation != decision:
         return None
+    if decision == Decision.passed and [code for code, _ in found or []] == [UNSHARED]:
+        return decision
     if decision == Decision.passed:
         line = shape.rubric.min_level
         for criterion, level in levels.items():

@@ -78,7 +78,7 @@ class Params:
     # Simulated hours: packets arrive over this window, reviewers look in every ~this often.
     arrival_hours: float = 48.0
     # While available, a reviewer looks in every ~this many hours.
-    peer_visit_hours: float = 2.0
+    peer_visit_hours: float = 1.0
     expert_visit_hours: float = 1.5
     # Share of honest peers who also submit a packet of their own (colluders always do).
     peers_submitting: float = 0.25
@@ -155,7 +155,7 @@ def make_population(params: Params) -> Population:
     traits += [Trait.accurate] * (params.peers - len(traits))
     rng.shuffle(traits)
     peers = [
-        Reviewer(key=f"r{i:03d}", trait=t, schedule=rng.choice(("evenings", "evenings", "breaks")))
+        Reviewer(key=f"r{i:03d}", trait=t, schedule=rng.choice(("evenings", "breaks")))
         for i, t in enumerate(traits)
     ]
     experts = [

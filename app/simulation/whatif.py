@@ -191,7 +191,9 @@ class _Run:
             if third is not None:
                 self.out.reviews += 1
                 review = self.scored(third, truth, Pool.peer)
-                settled = tiebreak.settle(self.shape, [*peers, review], review, weighted=weighted)
+                settled = tiebreak.settle(
+                    self.shape, [*peers, review], review, weighted=weighted, found=found
+                )
                 if settled is not None:
                     self.out.settled_by_third += 1
                     return settled

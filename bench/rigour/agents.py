@@ -214,13 +214,13 @@ async def reviewer(
     review_hours: float,
 ) -> None:
     """While their schedule lets them, drop by every ~visit_hours (exponential), review up to
-    three tasks, leave; outside it, wait for the next window."""
+    four tasks (another with chance 0.7), leave; outside it, wait for the next window."""
     while not stop.is_set():
         at = clock.hours() + rng.expovariate(1.0 / visit_hours)
         if not available(who.schedule, at):
             at = next_available(who.schedule, at) + rng.uniform(0.0, 1.0)
         await clock.sleep(at - clock.hours())
-        for _ in range(3):
+        for _ in range(4):
             try:
                 if stop.is_set() or not await review_once(
                     actor, who, truths, clock, rng, review_hours
@@ -228,7 +228,7 @@ async def reviewer(
                     break
             except httpx.TransportError:
                 break  # already counted; try again on the next visit
-            if rng.random() < 0.5:
+            if rng.random() < 0.3:
                 break
 
 

@@ -53,6 +53,9 @@ class Result:
     refusals: dict[str, int]  # claims refused, by error code
     errors: int
     error_samples: list[str]
+    # Colluders whose pair was not flagged by their 10th review, but whose claim rights on the
+    # credential were stopped (trust floor) by then: they cannot review their partner either.
+    colluders_suspended_within_10: int = 0
 
     @property
     def accuracy(self) -> float:
@@ -287,6 +290,9 @@ async def measure(
         tiebreaks=int(tiebreaks),
         settled_by_third=int(settled),
         colluders_paired_within_10=sum(1 for n in paired_after.values() if n <= 10),
+        colluders_suspended_within_10=sum(
+            1 for k in colluders if paired_after.get(k, 11) > 10 and stopped_after.get(k, 11) <= 10
+        ),
         colluder_reviews_at_flag=sorted(paired_after.values()),
         honest_flagged=len(flagged_people - set(colluding)),
         pairs_flagged=len(pairs),

@@ -39,7 +39,8 @@ def targets(mcx: Result, baseline: Result | None) -> list[Target]:
         if baseline and baseline.median_hours
         else float("nan")
     )
-    caught_share = mcx.colluders_paired_within_10 / mcx.colluders if mcx.colluders else 1.0
+    caught = mcx.colluders_paired_within_10 + mcx.colluders_suspended_within_10
+    caught_share = caught / mcx.colluders if mcx.colluders else 1.0
     return [
         Target("Decisions right", _pct(mcx.accuracy), "≥ 97 %", mcx.accuracy >= 0.97),
         Target("False passes", str(mcx.false_pass), "0", mcx.false_pass == 0),
@@ -57,8 +58,9 @@ def targets(mcx: Result, baseline: Result | None) -> list[Target]:
         ),
         Target(
             "Colluders who lost the right to review each other within their first 10 reviews",
-            f"{mcx.colluders_paired_within_10} of {mcx.colluders} "
-            f"(reviews done when flagged: {mcx.colluder_reviews_at_flag})",
+            f"{caught} of {mcx.colluders}: {mcx.colluders_paired_within_10} by the pair flag "
+            f"(reviews done when flagged: {mcx.colluder_reviews_at_flag}), "
+            f"{mcx.colluders_suspended_within_10} by the trust floor alone",
             "≥ 3 of 4 (75 %)",
             caught_share >= 0.75,
         ),
@@ -159,8 +161,8 @@ def _population(population: Population) -> list[str]:
         f"({mix.careless:.0%} careless, {mix.harsh:.0%} harsh, {mix.lenient:.0%} lenient, "
         f"{mix.colluding:.0%} colluding in pairs, {mix.noisy:.0%} noisy, {mix.slow:.0%} slow, "
         f"the rest accurate) and {p.experts} experts. Packets arrive over {p.arrival_hours:.0f} "
-        "simulated hours from Friday noon. Peers review in the evenings and at weekends (a "
-        "third also in a midday break), experts in office hours; a colluder grabs their "
+        "simulated hours from Friday noon. Peers review in the evenings and at weekends "
+        "(half of them also from a midday break on), experts in office hours; a colluder grabs their "
         "partner's packet within minutes, whatever the hour. One simulated hour lasted "
         f"{config.scale} s of wall time; this population took {population.seconds / 60:.1f} "
         "minutes.",
