@@ -12,11 +12,13 @@ import httpx
 from sqlmodel import col, select
 
 from app.actions import collusion, tiebreak
+from app.actions.escalations import UNPROVEN, UNSHARED, RubricShape, Scored, triggers
 from app.agreement import WEIGHT_CAP, WEIGHT_FLOOR, accuracy_weight, median_level, weighted_level
 from app.models import (
     Decision,
     Escalation,
     Outcome,
+    QualityPolicy,
     ReviewerPair,
     ReviewerStanding,
     ReviewTask,
@@ -26,6 +28,7 @@ from app.models import (
 from app.runtime import Runtime
 from tests import factories as f
 from tests.factories import auth
+from tests.test_whatif import _shape
 
 # ---- trust weighting ----
 
@@ -280,6 +283,24 @@ def test_scoring_strangers_in_lockstep_away_from_everyone_is_flagged() -> None:
     assert collusion.suspicion(found) >= collusion.FLAG_SCORE
 
 
+def test_one_quick_generous_review_of_a_fellow_reviewer_is_not_enough() -> None:
+    """An honest peer claims a fellow reviewer's packet at once (it was first in the queue)
+    and scores it a level above the other reviewer, who failed it: not a pair yet."""
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    packet = uuid.uuid4()
+    reviews = [
+        _scoring(packet, a, b, [3, 3, 3, 2], delay=0.02),
+        _scoring(packet, c, b, [2, 2, 2, 1]),
+    ]
+    for _ in range(3):
+        v, stranger = uuid.uuid4(), uuid.uuid4()
+        reviews += [_scoring(v, a, stranger, [2, 2, 2, 2]), _scoring(v, c, stranger, [2, 2, 2, 2])]
+    found = collusion.evidence(a, b, reviews)
+    assert found["lift_on_each_other"] == 1.0 and found["fast_claims"] == 1
+    assert found["passes_against_decision"] == 1
+    assert collusion.suspicion(found) < collusion.FLAG_SCORE
+
+
 def test_honest_co_reviewers_are_weighed_only_where_someone_else_scored_too() -> None:
     """Two accurate peers agree on four packets; on one a careless third scored at random.
     Their agreement is weighed against that third on that packet alone, not on all four."""
@@ -355,3 +376,68 @@ async def test_coordinators_see_a_flagged_pair_with_its_evidence_and_may_clear_i
     assert cleared.status_code == 303
     async with runtime.sessions() as session:
         assert not (await session.get(ReviewerPair, pair.id)).blocked
+
+
+# ---- which agreements a third peer looks at ----
+
+
+def _peers(shape: RubricShape, *given: tuple[list[int], float]) -> list[Scored]:
+    return [
+        Scored(
+            uuid.uuid4(),
+            uuid.uuid4(),
+            "peer",
+            shape.verdict(dict(zip([c.id for c in shape.criteria], levels, strict=True))),
+            dict(zip([c.id for c in shape.criteria], levels, strict=True)),
+            weight=weight,
+        )
+        for levels, weight in given
+    ]
+
+
+def _tiebreak_policy(**changes: object) -> QualityPolicy:
+    values: dict[str, object] = {
+        "credential_id": uuid.uuid4(),
+        "tiebreak_peer": True,
+        "trust_weighted": True,
+        "escalate_on_disagreement": True,
+    }
+    return QualityPolicy(**{**values, **changes})
+
+
+def test_not_yet_on_no_shared_criterion_goes_to_a_third_peer_who_may_pass_it() -> None:
+    shape = _shape()
+    policy = _tiebreak_policy()
+    # Each first peer put a different criterion below the line: they agree on "not yet" but
+    # not on why, and the lower of two levels fails a packet neither failed on both counts.
+    split = _peers(shape, ([2, 2, 3, 1], 0.9), ([2, 2, 1, 2], 0.9))
+    assert [code for code, _ in triggers(policy, shape, split)] == [UNSHARED]
+    third = _peers(shape, ([2, 2, 2, 2], 0.9))[0]
+    found = triggers(policy, shape, split)
+    assert tiebreak.settle(shape, [*split, third], third, weighted=True, found=found) == "pass"
+    # A third who also fails it, on a criterion a first peer failed, settles "not yet".
+    failing = _peers(shape, ([2, 2, 2, 1], 0.9))[0]
+    assert (
+        tiebreak.settle(shape, [*split, failing], failing, weighted=True, found=found)
+        == Decision.not_yet
+    )
+    # Both failed the same criterion: a shared reason, decided by the two.
+    shared = _peers(shape, ([2, 2, 3, 1], 0.9), ([2, 2, 2, 1], 0.9))
+    assert triggers(policy, shape, shared) == []
+    # Without the tie-break peer nothing changes.
+    assert triggers(_tiebreak_policy(tiebreak_peer=False), shape, split) == []
+
+
+def test_two_agreeing_peers_of_low_known_answer_accuracy_get_a_third_look() -> None:
+    shape = _shape()
+    policy = _tiebreak_policy()
+    weak = _peers(shape, ([2, 3, 2, 2], 0.5), ([2, 2, 2, 3], 0.6))
+    assert [code for code, _ in triggers(policy, shape, weak)] == [UNPROVEN]
+    proven = _peers(shape, ([2, 3, 2, 2], 0.75), ([2, 2, 2, 3], 0.9))  # unchecked: 0.75
+    assert triggers(policy, shape, proven) == []
+    # Plain medians (no weighting): no weights to judge by.
+    assert triggers(_tiebreak_policy(trust_weighted=False), shape, weak) == []
+    # A third peer's disagreement with the weak pair sends it to the expert.
+    third = _peers(shape, ([2, 1, 2, 2], 0.9))[0]
+    found = triggers(policy, shape, weak)
+    assert tiebreak.settle(shape, [*weak, third], third, weighted=True, found=found) is None

@@ -40,7 +40,7 @@ from app.models import (
 )
 from app.runtime import Runtime
 
-FLAG_SCORE = 4.0
+FLAG_SCORE = 5.0
 # A pair's scores of each other's work must sit this many levels (mean over criteria) above
 # the reference, beyond how the reviewer scores others, before anything else counts.
 INFLATION = 1.0
@@ -208,7 +208,7 @@ def suspicion(found: dict[str, Any]) -> float:
         and together - reference >= 0.5
     ):
         # Scoring strangers' work in lockstep, away from everyone else.
-        score += 2.0 + (2.0 if together - reference >= 0.7 else 0.0)
+        score += 2.5 + (2.5 if together - reference >= 0.7 else 0.0)
     return round(score, 2)
 
 

@@ -44,7 +44,7 @@ DISAGREEMENT, LEVEL_GAP, PASS_MARGIN, SPLIT, APPEAL = (
 # Under a trust-weighted policy with the tie-break peer: two peers who agree, but whose known-
 # answer accuracy is on average below this weight (app.agreement.accuracy_weight: an unchecked
 # reviewer counts 0.75), are not enough alone; a trusted third peer looks too.
-UNPROVEN, UNPROVEN_WEIGHT = "unproven_agreement", 0.7
+UNPROVEN, UNPROVEN_WEIGHT = "unproven_agreement", 0.6
 # With the tie-break peer: peers who agree on "not yet" but put no criterion below the pass
 # level together (each failed it on a different criterion, or on none) disagree on why; a
 # trusted third peer looks (the lower of two levels counting is where false fails come from).

@@ -45,8 +45,8 @@ class Mix:
 WEEK_START_HOURS = 4 * 24 + 12
 SCHEDULES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     # name: ((weekday from, to), (weekend from, to)); a second weekday window for "breaks"
-    "evenings": ((17.0, 22.5), (9.0, 21.0)),
-    "breaks": ((12.0, 21.0), (10.0, 16.0)),
+    "evenings": ((16.0, 23.0), (8.0, 22.0)),
+    "breaks": ((12.0, 23.0), (10.0, 20.0)),
     "office": ((8.0, 18.0), (10.0, 13.0)),
 }
 

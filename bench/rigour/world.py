@@ -253,14 +253,14 @@ async def calibrate(
 
 
 # Settings a coordinator would pick on the what-if page for this population: two calibration
-# examples, a known-answer check in three claims, a trust floor of 65; when peers disagree a
+# examples, a known-answer check in four claims, a trust floor of 65; when peers disagree a
 # third peer trusted at 80 or more first, an expert when the three do not settle it; levels
 # weighted by known-answer accuracy; reviewer pairs watched for collusion.
 MCX_QUALITY: dict[str, Any] = {
     "calibration_required": 2,
     "calibration_tolerance": 0,
     "calibration_pass_percent": 75,
-    "known_answer_percent": 30,
+    "known_answer_percent": 25,
     "trust_floor": 65,
     "escalate_on_disagreement": True,
     "tiebreak_peer": True,
