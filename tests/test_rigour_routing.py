@@ -7,10 +7,20 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from app.actions import collusion
-from app.models import ReviewerPair, ReviewerStanding, ReviewTask, Role, SubmissionExclusion
+from app.models import (
+    ReviewerPair,
+    ReviewerStanding,
+    ReviewTask,
+    Role,
+    SubmissionExclusion,
+    User,
+)
+from app.queue import pools
+from app.queue.keys import eligibility_gen_key
 from app.queue.rebuild import rebuild
 from app.runtime import Runtime
 from tests import factories as f
@@ -99,3 +109,28 @@ async def test_a_tiebreak_task_goes_only_to_a_trusted_peer_not_kept_off(
     token = await f.token_for(runtime, trusted)
     taken = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
     assert taken.status_code == 201 and taken.json()["task_id"] == task_id
+
+
+async def test_claim_next_finds_work_when_eligibility_changes_again_right_after_caching(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy exchange (many credentials, each decision writing reviewer standings) may drop
+    every cached eligibility between caching it and running the claim script: claim-next then
+    asks PostgreSQL instead of answering "no work" while work is open."""
+    credential = await f.credential(runtime, peer_reviews=1)
+    earner = await f.token_for(runtime, await f.person(runtime, "earner"))
+    await f.submitted(client, runtime, earner, credential)
+    token = await f.token_for(runtime, await f.person(runtime, "reviewer", [Role.reviewer]))
+    real = pools.cache
+
+    async def cache_then_another_change(runtime: Runtime, reviewer: User) -> dict[str, str]:
+        entry = await real(runtime, reviewer)
+        await runtime.redis.incr(eligibility_gen_key(runtime.settings))  # lands at once
+        return entry
+
+    monkeypatch.setattr(pools, "cache", cache_then_another_change)
+    claimed = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
+    assert claimed.status_code == 201, claimed.text
+    async with runtime.sessions() as session:
+        task = (await session.exec(select(ReviewTask))).one()
+    assert claimed.json()["task_id"] == str(task.id) and task.state == "claimed"
