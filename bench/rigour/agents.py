@@ -163,7 +163,12 @@ async def review_once(
         actor.log.blocked_after.setdefault(who.key, actor.log.reviews[who.key])
         return False
     claim = claimed.json()
-    task = (await actor.call("GET", f"/api/v1/tasks/{claim['task_id']}")).json()
+    read = await actor.call("GET", f"/api/v1/tasks/{claim['task_id']}")
+    if read.status_code != 200:
+        # The claim was lost in between (a lease run out on a loaded machine): counted.
+        actor.log.errors.append(f"task {claim['task_id']}: {read.status_code} {read.text[:200]}")
+        return False
+    task = read.json()
     found = MARKER.search(task["evidence"][0]["text"] or "")
     if found is None or found.group(1) not in truths:
         actor.log.errors.append(f"task {claim['task_id']}: no packet marker")
