@@ -301,6 +301,24 @@ def test_one_quick_generous_review_of_a_fellow_reviewer_is_not_enough() -> None:
     assert collusion.suspicion(found) < collusion.FLAG_SCORE
 
 
+def test_a_careless_reviewer_far_below_everyone_is_not_a_pair_for_scoring_one_packet_fairly() -> (
+    None
+):
+    """Seen in a rigour run: a careless reviewer's lift on others was -2, so half a level on a
+    fellow reviewer's packet looked like 2.5 levels of inflation."""
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    packet = uuid.uuid4()
+    reviews = [
+        _scoring(packet, a, b, [2, 2, 3, 2], delay=0.0),
+        _scoring(packet, c, b, [2, 2, 2, 1]),
+    ]
+    v, stranger = uuid.uuid4(), uuid.uuid4()
+    reviews += [_scoring(v, a, stranger, [0, 0, 0, 0]), _scoring(v, c, stranger, [2, 2, 2, 2])]
+    found = collusion.evidence(a, b, reviews)
+    assert found["lift_on_each_other"] == 0.5 and found["lift_on_others"] == -2.0
+    assert collusion.suspicion(found) < collusion.FLAG_SCORE
+
+
 def test_honest_co_reviewers_are_weighed_only_where_someone_else_scored_too() -> None:
     """Two accurate peers agree on four packets; on one a careless third scored at random.
     Their agreement is weighed against that third on that packet alone, not on all four."""
@@ -405,16 +423,18 @@ def _tiebreak_policy(**changes: object) -> QualityPolicy:
     return QualityPolicy(**{**values, **changes})
 
 
-def test_not_yet_on_no_shared_criterion_goes_to_a_third_peer_who_may_pass_it() -> None:
+def test_not_yet_on_no_shared_criterion_goes_to_a_third_peer() -> None:
     shape = _shape()
     policy = _tiebreak_policy()
     # Each first peer put a different criterion below the line: they agree on "not yet" but
     # not on why, and the lower of two levels fails a packet neither failed on both counts.
     split = _peers(shape, ([2, 2, 3, 1], 0.9), ([2, 2, 1, 2], 0.9))
     assert [code for code, _ in triggers(policy, shape, split)] == [UNSHARED]
+    # A third who passes it settles nothing: a criterion a first peer failed sits on the line
+    # (once, in a rigour run, such a pass was false); the expert decides.
     third = _peers(shape, ([2, 2, 2, 2], 0.9))[0]
     found = triggers(policy, shape, split)
-    assert tiebreak.settle(shape, [*split, third], third, weighted=True, found=found) == "pass"
+    assert tiebreak.settle(shape, [*split, third], third, weighted=True, found=found) is None
     # A third who also fails it, on a criterion a first peer failed, settles "not yet".
     failing = _peers(shape, ([2, 2, 2, 1], 0.9))[0]
     assert (

@@ -189,12 +189,13 @@ def evidence(
 
 def suspicion(found: dict[str, Any]) -> float:
     """A pair's score from its evidence; FLAG_SCORE or more flags it. Nothing counts unless the
-    pair scores each other's work at least INFLATION levels above the reference, beyond how
-    they score others, or (co-reviewing) agree with each other far more than with anyone."""
+    pair scores each other's work at least INFLATION levels above the reference, and that much
+    beyond how they score others (a careless reviewer's "usual" lift can be far below zero),
+    or (co-reviewing) agree with each other far more than with anyone."""
     score = 0.0
     lift = found["lift_on_each_other"]
     excess = None if lift is None else lift - (found["lift_on_others"] or 0.0)
-    if excess is not None and excess >= INFLATION:
+    if excess is not None and excess >= INFLATION and lift is not None and lift >= INFLATION:
         score += 2.0 + min(2.0, 2 * (excess - INFLATION))
         score += min(2, found["passes_against_decision"])
         score += min(1, found["fast_claims"])

@@ -106,15 +106,14 @@ def settle(
     Settled when the third peer's own recommendation is the decision of the three's consensus;
     a pass besides needs every criterion that any of the three put below the pass line to be
     credited above the line, not on it (a pass resting on one peer's borderline level against
-    another's is where false passes come from: the expert confirms those). Not so when the
-    only trigger (`found`) was UNSHARED: both first peers said "not yet", each for a different
-    criterion, and a pass needs two of the three on the line or above on every criterion."""
+    another's is where false passes come from: the expert confirms those). The same holds
+    whatever the trigger (`found`, kept for the record): a pass on a "not yet" of two peers
+    on different criteria (UNSHARED) once settled on a third peer's level and was false."""
+    del found
     levels = consensus(shape, three, weighted=weighted)
     decision = shape.verdict(levels)
     if third.recommendation != decision:
         return None
-    if decision == Decision.passed and [code for code, _ in found or []] == [UNSHARED]:
-        return decision
     if decision == Decision.passed:
         line = shape.rubric.min_level
         for criterion, level in levels.items():
