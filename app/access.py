@@ -74,7 +74,10 @@ POOL_ROLE = {Pool.peer: Role.reviewer, Pool.expert: Role.expert}
 # the role for the pool in the issuing organisation (not suspended); the required badge ("earn
 # it to assess it"); the quality gate (calibrated when the credential asks for it, not
 # suspended for low trust); not the earner; not already on this submission; not from the
-# earner's school when the credential says so.
+# earner's school when the credential says so; not kept off this submission (a tie-break's
+# exclusions); not flagged with the earner as a colluding pair (anywhere: a pair flagged by
+# one issuer is not routed each other's work by another); trusted at least as much as the task
+# asks (a tie-break).
 ELIGIBLE_SQL = """
     EXISTS (SELECT 1 FROM memberships m
              WHERE m.user_id = :reviewer AND m.organisation_id = credentials.organisation_id
@@ -100,6 +103,16 @@ ELIGIBLE_SQL = """
                      WHERE r.submission_id = submissions.id AND r.reviewer_id = :reviewer)
     AND (NOT credentials.exclude_same_school OR earner.school IS NULL
          OR CAST(:school AS text) IS NULL OR lower(earner.school) <> CAST(:school AS text))
+    AND NOT EXISTS (SELECT 1 FROM submission_exclusions x
+                     WHERE x.submission_id = submissions.id AND x.reviewer_id = :reviewer)
+    AND NOT EXISTS (SELECT 1 FROM reviewer_pairs rp
+                     WHERE rp.blocked
+                       AND ((rp.reviewer_id = :reviewer AND rp.partner_id = submissions.earner_id)
+                         OR (rp.partner_id = :reviewer AND rp.reviewer_id = submissions.earner_id)))
+    AND (review_tasks.min_trust IS NULL
+         OR coalesce((SELECT st.trust FROM reviewer_standings st
+                       WHERE st.credential_id = credentials.id AND st.reviewer_id = :reviewer),
+                     75.0) >= review_tasks.min_trust)
 """
 
 
@@ -245,14 +258,19 @@ class PoolRule:
 # The per-credential half of eligibility, for one reviewer, with what the live queue needs of
 # each pool: role in the issuing organisation (not suspended), the required badge, and
 # whether the quality gate (calibrated when required, not suspended for low trust) lets them
-# claim. In: :reviewer.
+# claim; and (the same on every row) the people whose work they are not routed: flagged
+# colluding partners. In: :reviewer.
 POOL_RULES_SQL = text(
     """
     SELECT c.id AS credential_id, m.role, coalesce(st.trust, 75.0) AS trust,
            coalesce(qp.known_answer_percent, 0) AS known_answer_percent, c.lease_minutes,
            (st.suspended_at IS NULL
             AND (coalesce(qp.calibration_required, 0) = 0 OR st.calibrated_at IS NOT NULL))
-               AS gate_open
+               AS gate_open,
+           (SELECT coalesce(array_agg(CASE WHEN rp.reviewer_id = :reviewer THEN rp.partner_id
+                                           ELSE rp.reviewer_id END), '{}')
+              FROM reviewer_pairs rp
+             WHERE rp.blocked AND :reviewer IN (rp.reviewer_id, rp.partner_id)) AS partners
       FROM credentials c
       JOIN memberships m ON m.organisation_id = c.organisation_id
       LEFT JOIN quality_policies qp ON qp.credential_id = c.id
@@ -287,6 +305,11 @@ def pool_rules_of(rows: Any) -> tuple[dict[tuple[uuid.UUID, str], PoolRule], int
             float(row.trust), int(row.known_answer_percent), row.lease_minutes
         )
     return rules, held_back
+
+
+def blocked_partners(rows: Any) -> set[uuid.UUID]:
+    """The flagged partners whose work this reviewer is not routed, from POOL_RULES_SQL's rows."""
+    return {partner for row in rows[:1] for partner in row.partners}
 
 
 async def reviewer_pool_rules(

@@ -66,3 +66,41 @@ def median_level(levels: Sequence[int]) -> int:
 def distance(level: int, reference: int, top: int) -> float:
     """How far a level is from a reference, as a share of the rubric's range (0 to 1)."""
     return abs(level - reference) / top if top > 0 else 0.0
+
+
+# Trust weighting (a credential's `trust_weighted` policy): a reviewer's weight is their
+# known-answer accuracy, shrunk towards ACCURACY_PRIOR while checks are few, then held between
+# WEIGHT_FLOOR and WEIGHT_CAP, and never more than everyone else's together.
+WEIGHT_FLOOR, WEIGHT_CAP = 0.25, 1.0
+ACCURACY_PRIOR, PRIOR_CHECKS = 0.75, 1.0
+
+
+def accuracy_weight(score: float | None, checks: int) -> float:
+    """A reviewer's weight from their mean known-answer credit (0-1) over `checks` checks."""
+    shrunk = (ACCURACY_PRIOR * PRIOR_CHECKS + (score or 0.0) * checks) / (PRIOR_CHECKS + checks)
+    return min(WEIGHT_CAP, max(WEIGHT_FLOOR, shrunk))
+
+
+def weighted_level(levels: Sequence[int], weights: Sequence[float]) -> int:
+    """The trust-weighted scoring rule for one criterion: the highest level that reviewers
+    holding more than half the weight gave or exceeded.
+
+    Each weight is held between the floor and the cap and then to no more than the other
+    reviewers' weights together, so no single reviewer decides alone: with two reviewers
+    the weights become equal (the lower level counts, as median_level), and a lone trusted
+    reviewer at most ties with the rest, a tie counting the lower level. Equal weights give
+    median_level exactly.
+    """
+    if not levels:
+        raise ValueError("weighted level of no levels")
+    if len(weights) != len(levels):
+        raise ValueError("one weight per level")
+    held = [min(WEIGHT_CAP, max(WEIGHT_FLOOR, w)) for w in weights]
+    if len(held) > 1:
+        total = sum(held)
+        held = [min(w, total - w) for w in held]
+    total = sum(held)
+    for level in sorted(set(levels), reverse=True):
+        if sum(w for lv, w in zip(levels, held, strict=True) if lv >= level) > total / 2:
+            return level
+    return min(levels)

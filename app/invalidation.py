@@ -2,7 +2,7 @@
 the cached answers, by a hook on the runtime's sessions.
 
 - Eligibility (app.queue.pools): memberships, awards, reviewer standings, quality policies,
-  credentials, a person's school or active flag: the generation is bumped.
+  credentials, reviewer pairs, a person's school or active flag: the generation is bumped.
 - Identities (app.auth): a token revoked or a person changed: this process forgets at once,
   the shared copies in Redis are deleted, and other processes forget within
   app.auth.CACHE_SECONDS. Sessions are ended by the log-out actions' own DELETE statements,
@@ -29,7 +29,14 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 ELIGIBILITY_TABLES = frozenset(
-    {"memberships", "awards", "reviewer_standings", "quality_policies", "credentials"}
+    {
+        "memberships",
+        "awards",
+        "reviewer_standings",
+        "quality_policies",
+        "credentials",
+        "reviewer_pairs",
+    }
 )
 # Of a person, only these matter to eligibility (a new person is in no pool yet) ...
 PERSON_ELIGIBILITY = ("school", "is_active")

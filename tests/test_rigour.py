@@ -18,7 +18,7 @@ from app.simulation.population import (
     score,
 )
 from bench.rigour.metrics import Result, final_levels
-from bench.rigour.report import write_report
+from bench.rigour.report import Population, write_report
 from bench.rigour.run import RunConfig
 from bench.rigour.world import POLICIES
 
@@ -45,7 +45,11 @@ def test_the_mix_is_honoured_and_colluders_come_in_pairs_with_packets_of_their_o
         # The partner's packet names this reviewer as the one who will pass it.
         assert packet.partner == reviewer.key
         assert packet.key[1:] in colluders and packet.key[1:] != reviewer.key
-    assert len(population.earners) == params.earners + 4
+    # Colluders' packets, and some honest reviewers' own, come from their reviewer accounts.
+    own = [e for e in population.earners if e.account is not None]
+    assert len(population.earners) == params.earners + len(own)
+    assert {e.account for e in own} >= set(colluders)
+    assert all(e.account in {r.key for r in population.peers} for e in own)
 
 
 def test_traits_score_as_described() -> None:
@@ -78,17 +82,25 @@ def _result(policy: str, right: int, escalated: int, median: float) -> Result:
         careless_stopped_within_10=7, careless_reviews=[2, 3, 4, 5, 6, 7, 9, 12],
         colluders_stopped=1, colluders=2, kept_out=1, known_answer_checks=30,
         suspended_by_trait={'careless': 7}, refusals={}, errors=0, error_samples=[],
+        tiebreaks=10, settled_by_third=6, colluders_paired_within_10=2,
+        colluder_reviews_at_flag=[3, 7], honest_flagged=0, pairs_flagged=1,
     )  # fmt: skip
 
 
 def test_the_report_says_which_targets_were_met_and_which_were_missed(tmp_path: Path) -> None:
     config = RunConfig(params=Params(), policies=POLICIES)
     results = [_result("two_peers", 90, 30, 20.0), _result("mcx", 98, 20, 24.0)]
-    write_report(tmp_path, config, results, 300.0)
+    write_report(tmp_path, [Population("A", config, results, 300.0)], 300.0)
     report = (tmp_path / "RIGOUR.md").read_text()
     assert "Decisions right: 98.0 % (target ≥ 97 %): met." in report
+    assert "False passes: 1 (target 0): missed." in report
     assert "Submissions seen by an expert: 20.0 % (target ≤ 15 %): missed." in report
     assert "Median time to decision: 1.20× two-peer majority (target ≤ 1.25×): met." in report
-    assert "7 of 8" in report
+    assert (
+        "2 of 2: 2 by the pair flag (reviews done when flagged: [3, 7]), 0 by the trust floor "
+        "alone (target ≥ 3 of 4 (75 %)): met." in report
+    )
+    assert "Honest reviewers flagged in a pair: 0 (target ≤ 1): met." in report
+    assert "Population A: 4 of 6 targets met; missed: False passes; Submissions seen" in report
     svg = (tmp_path / "rigour.svg").read_text()
     assert svg.startswith("<svg") and svg.count("<rect") > 8

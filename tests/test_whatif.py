@@ -176,3 +176,47 @@ async def test_only_the_credentials_coordinators_may_simulate(
         client.cookies.clear()
     anonymous = await client.get(f"/coordinate/quality/{credential.id}/what-if")
     assert anonymous.status_code in (302, 303, 401)
+
+
+async def test_the_page_offers_and_applies_the_third_peer_and_trust_weighting(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime, peer_reviews=2)
+    coordinator = await f.person(runtime, "coord", [Role.coordinator])
+    await log_in(client, coordinator.email, PASSWORD)
+    page = await client.get(f"/coordinate/quality/{credential.id}/what-if")
+    for name in ("tiebreak_peer", "tiebreak_min_trust", "trust_weighted", "collusion_guard"):
+        assert f'name="{name}"' in page.text
+    common = {
+        "peer_reviews": "2",
+        "calibration_required": "2",
+        "calibration_tolerance": "0",
+        "calibration_pass_percent": "75",
+        "known_answer_percent": "30",
+        "trust_floor": "65",
+        "tiebreak_min_trust": "80",
+        "escalate_on_disagreement": "on",
+        "packets": "300",
+        "peers": "40",
+        "run": "1",
+    }
+    experts_only = await client.get(f"/coordinate/quality/{credential.id}/what-if", params=common)
+    third_first = await client.get(
+        f"/coordinate/quality/{credential.id}/what-if",
+        params={**common, "tiebreak_peer": "on", "trust_weighted": "on"},
+    )
+    assert experts_only.status_code == third_first.status_code == 200
+
+    def figures(html: str, row: str) -> list[str]:
+        found = re.search(rf'data-testid="{row}">.*?</tr>', html, re.S)
+        assert found is not None
+        return re.findall(r'data-label="[^"]+">([^<]*)<', found.group(0))
+
+    assert figures(experts_only.text, "row-tiebreaks")[1] == "0 of 0 asked"
+    settled, asked = re.findall(r"\d+", figures(third_first.text, "row-tiebreaks")[1])
+    assert int(asked) > 0 and 0 < int(settled) <= int(asked)
+    # The third peer takes work off the experts.
+    share = [float(v.rstrip(" %")) for v in figures(third_first.text, "row-escalated")]
+    before = [float(v.rstrip(" %")) for v in figures(experts_only.text, "row-escalated")]
+    assert share[1] < before[1]
+    assert 'name="tiebreak_peer" value="on" checked' in third_first.text

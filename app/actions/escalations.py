@@ -1,8 +1,9 @@
 """The scoring rule and the escalation triggers, and opening an expert task with its reasons.
 
 Scoring: each criterion's level is the median of the counted reviews' levels
-(app.agreement.median_level: with an even count, the lower middle level); the rubric's passing
-rule is applied to those levels. An expert's review overrides the peers'.
+(app.agreement.median_level: with an even count, the lower middle level), or under a
+trust-weighted policy their accuracy-weighted level (app.agreement.weighted_level); the
+rubric's passing rule is applied to those levels. An expert's review overrides the peers'.
 
 Triggers (per credential, in its quality policy): peers disagree on the decision; any
 criterion's levels differ by at least N; the median total lies within a margin of the pass
@@ -18,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.actions import catalog
-from app.agreement import median_level
+from app.agreement import median_level, weighted_level
 from app.models import (
     AuditEntry,
     Decision,
@@ -40,6 +41,14 @@ DISAGREEMENT, LEVEL_GAP, PASS_MARGIN, SPLIT, APPEAL = (
     "split_scores",
     "appeal",
 )
+# Under a trust-weighted policy with the tie-break peer: two peers who agree, but whose known-
+# answer accuracy is on average below this weight (app.agreement.accuracy_weight: an unchecked
+# reviewer counts 0.75), are not enough alone; a trusted third peer looks too.
+UNPROVEN, UNPROVEN_WEIGHT = "unproven_agreement", 0.6
+# With the tie-break peer: peers who agree on "not yet" but put no criterion below the pass
+# level together (each failed it on a different criterion, or on none) disagree on why; a
+# trusted third peer looks (the lower of two levels counting is where false fails come from).
+UNSHARED = "unshared_fail"
 
 
 @dataclass
@@ -51,6 +60,9 @@ class Scored:
     pool: str
     recommendation: str
     levels: dict[uuid.UUID, int] = field(default_factory=dict)
+    # The reviewer's weight under a trust-weighted policy (app.agreement.accuracy_weight).
+    weight: float = 1.0
+    tiebreak: bool = False  # the third peer's review of a tie-break
 
 
 @dataclass
@@ -104,6 +116,21 @@ def medians(shape: RubricShape, reviews: list[Scored]) -> dict[uuid.UUID, int]:
     }
 
 
+def consensus(
+    shape: RubricShape, reviews: list[Scored], *, weighted: bool = False
+) -> dict[uuid.UUID, int]:
+    """Each criterion's level: the plain median, or (a trust-weighted policy) the reviewers'
+    levels weighted by their known-answer accuracy (app.agreement.weighted_level)."""
+    if not weighted:
+        return medians(shape, reviews)
+    found: dict[uuid.UUID, int] = {}
+    for c in shape.criteria:
+        given = [(r.levels[c.id], r.weight) for r in reviews if c.id in r.levels]
+        if given:
+            found[c.id] = weighted_level([lv for lv, _ in given], [w for _, w in given])
+    return found
+
+
 def triggers(
     policy: QualityPolicy, shape: RubricShape, peers: list[Scored]
 ) -> list[tuple[str, str]]:
@@ -123,7 +150,7 @@ def triggers(
                         f"(escalates at {policy.escalate_level_gap})",
                     )
                 )
-    middle = medians(shape, peers)
+    middle = consensus(shape, peers, weighted=policy.trust_weighted)
     pass_line = shape.rubric.min_points
     if policy.escalate_pass_margin is not None and pass_line is not None:
         total = shape.total(middle)
@@ -138,6 +165,26 @@ def triggers(
     if len(decisions) == 1 and shape.verdict(middle) not in decisions:
         # Peers agree, yet the median scores say otherwise: an expert settles it.
         found.append((SPLIT, "the peers agreed, but the median scores give the other decision"))
+    line = shape.rubric.min_level
+    if (
+        not found
+        and policy.tiebreak_peer
+        and decisions == {Decision.not_yet}
+        and line
+        and len(peers) > 1
+        and not any(all(r.levels.get(c.id, line) < line for r in peers) for c in shape.criteria)
+    ):
+        found.append(
+            (UNSHARED, "the peers agreed on not yet, but on no criterion below the pass level")
+        )
+    if (
+        not found
+        and policy.tiebreak_peer
+        and policy.trust_weighted
+        and peers
+        and sum(r.weight for r in peers) / len(peers) < UNPROVEN_WEIGHT
+    ):
+        found.append((UNPROVEN, "the peers agreed, but their known-answer accuracy is low"))
     return found
 
 

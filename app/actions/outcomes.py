@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events, queue
-from app.actions import escalations, trust
+from app.actions import collusion, escalations, tiebreak, trust
 from app.actions.policy import policy_for
 from app.badges import validity
 from app.models import (
@@ -30,6 +30,7 @@ from app.models import (
     Submission,
     SubmissionState,
     SubmissionVersion,
+    TaskReason,
     TaskState,
 )
 from app.runtime import Runtime
@@ -43,24 +44,29 @@ def _policy(
     experts: list[escalations.Scored],
     open_experts: int,
     escalated_for: list[str],
-) -> tuple[str | None, str, list[tuple[str, str]]]:
-    """(decision or None, the rule, the escalation triggers to open an expert task for)."""
+    tiebreaks: int = 0,
+) -> tuple[str | None, str, list[tuple[str, str]], bool]:
+    """(decision or None, the rule, the escalation triggers to open an expert task for,
+    whether to open a tie-break task for a third peer). `tiebreaks`: tie-break tasks the
+    version has had, in any state."""
     if credential.stakes == Stakes.high:
         if len(experts) < credential.expert_reviews:
-            return None, "waiting for expert reviews", []
+            return None, "waiting for expert reviews", [], False
         decisions = {r.recommendation for r in experts}
         if len(decisions) == 1:
             return (
                 experts[0].recommendation,
                 (f"high stakes: {len(experts)} expert review(s) agreed"),
                 [],
+                False,
             )
         if open_experts:
-            return None, "experts disagreed; waiting for another expert", []
+            return None, "experts disagreed; waiting for another expert", [], False
         return (
             None,
             "experts disagreed; escalated to another expert",
             [(escalations.DISAGREEMENT, "experts disagreed on the decision")],
+            False,
         )
     if experts:
         # The expert overrides the peers (the latest expert, should there be several).
@@ -69,22 +75,42 @@ def _policy(
             if escalated_for == [escalations.DISAGREEMENT]
             else "escalated (" + ", ".join(escalated_for or ["by policy"]) + ")"
         )
-        return experts[-1].recommendation, f"{why}; the expert decided", []
-    if len(peers) < credential.peer_reviews:
-        return None, "waiting for peer reviews", []
-    found = escalations.triggers(policy, shape, peers)
+        return experts[-1].recommendation, f"{why}; the expert decided", [], False
+    firsts = [r for r in peers if not r.tiebreak]
+    thirds = [r for r in peers if r.tiebreak]
+    if len(firsts) < credential.peer_reviews:
+        return None, "waiting for peer reviews", [], False
+    weighted = policy.trust_weighted
+    found = escalations.triggers(policy, shape, firsts)
+    if found and tiebreak.applies(policy, found):
+        why = (
+            {
+                escalations.UNPROVEN: "two peers of low known-answer accuracy agreed",
+                escalations.UNSHARED: "peers said not yet, each for a different criterion",
+            }.get(found[0][0], "peers disagreed")
+            if len(found) == 1
+            else "peers disagreed"
+        )
+        if not thirds:
+            if tiebreaks:
+                return None, f"{why}; waiting for the third peer", [], False
+            return None, f"{why}; a trusted third peer is asked", [], True
+        settled = tiebreak.settle(
+            shape, [*firsts, thirds[0]], thirds[0], weighted=weighted, found=found
+        )
+        if settled is not None:
+            how = "trust-weighted levels" if weighted else "each criterion at the median level"
+            return settled, f"{why}; a trusted third peer settled it ({how})", [], False
+        found = [*found, (tiebreak.UNSETTLED, "a trusted third peer did not settle it")]
     if found:
         if open_experts:
-            return None, "escalated; waiting for the expert", []
-        return None, "escalated to an expert: " + escalations.describe(found), found
-    decision = shape.verdict(escalations.medians(shape, peers))
-    if len({r.recommendation for r in peers}) == 1:
-        return decision, f"low stakes: {len(peers)} peer reviews agreed", []
-    return (
-        decision,
-        (f"low stakes: {len(peers)} peer reviews, each criterion at the median level"),
-        [],
-    )
+            return None, "escalated; waiting for the expert", [], False
+        return None, "escalated to an expert: " + escalations.describe(found), found, False
+    decision = shape.verdict(escalations.consensus(shape, firsts, weighted=weighted))
+    if len({r.recommendation for r in firsts}) == 1:
+        return decision, f"low stakes: {len(firsts)} peer reviews agreed", [], False
+    how = "trust-weighted levels" if weighted else "each criterion at the median level"
+    return decision, f"low stakes: {len(firsts)} peer reviews, {how}", [], False
 
 
 async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | None:
@@ -112,7 +138,14 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
             )
         ).all()
         scored = [
-            escalations.Scored(r.id, r.reviewer_id, t.pool, r.recommendation or "") for r, t in rows
+            escalations.Scored(
+                r.id,
+                r.reviewer_id,
+                t.pool,
+                r.recommendation or "",
+                tiebreak=t.reason == TaskReason.tiebreak,
+            )
+            for r, t in rows
         ]
         await escalations.load_levels(session, scored)
         assert version.rubric_id is not None
@@ -139,12 +172,33 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
             ).all()
             for code in row
         ]
-        decision, rule, found = _policy(
-            credential, policy, shape, peers, experts, open_experts, escalated_for
+        tiebreaks = len(
+            (
+                await session.exec(
+                    select(ReviewTask.id)
+                    .where(ReviewTask.version_id == version_id)
+                    .where(ReviewTask.reason == TaskReason.tiebreak)
+                )
+            ).all()
+        )
+        if policy.trust_weighted:
+            await trust.load_weights(session, credential.id, peers)
+        decision, rule, found, third = _policy(
+            credential, policy, shape, peers, experts, open_experts, escalated_for, tiebreaks
         )
         if found:
             escalated = await escalations.open_expert_task(
                 session, submission.id, version_id, found
+            )
+            await session.commit()
+        elif third:
+            escalated = await tiebreak.open_tiebreak_task(
+                session,
+                credential,
+                policy,
+                submission.id,
+                version_id,
+                [r.reviewer_id for r in peers],
             )
             await session.commit()
         if decision is None:
@@ -182,6 +236,8 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
     await announce_awards(runtime, submission, awards)
     # Agreement is measured on decided work: every reviewer's trust sees the new outcome.
     await trust.refresh_many(runtime, {(r.reviewer_id, credential.id) for r in scored})
+    if policy.collusion_guard:
+        await collusion.check_decided(runtime, credential, submission, version_id)
     return outcome
 
 

@@ -1,5 +1,6 @@
 """A credential's quality policy (calibration, known-answer checks, trust floor, escalation
-triggers, reviewer PD hours): read with defaults, and edited by the issuer's coordinators."""
+triggers, the tie-break peer, trust weighting, the collusion guard, reviewer PD hours): read
+with defaults, and edited by the issuer's coordinators."""
 
 from __future__ import annotations
 
@@ -28,12 +29,23 @@ INTEGERS: dict[str, tuple[str, int, int, bool]] = {
         100,
         True,
     ),
+    "tiebreak_min_trust": ("Trust a tie-breaking third peer needs (0-100)", 0, 100, False),
 }
 FLAGS = {
     "escalate_on_disagreement": "Escalate when peers disagree on the decision",
     "escalate_on_appeal": "Escalate to an expert when an earner appeals",
+    "tiebreak_peer": (
+        "When peers disagree, ask a trusted third peer first; an expert only if the three "
+        "do not settle it"
+    ),
+    "trust_weighted": "Weigh reviewers' levels by their accuracy on known-answer checks",
+    "collusion_guard": (
+        "Watch reviewer pairs for collusion, and stop routing a flagged pair each other's work"
+    ),
 }
 MAX_PD_HOURS = Decimal("100")
+# Settings added after forms were first written: left blank, they keep their default.
+BLANK_MEANS = {"tiebreak_min_trust": 80}
 
 
 async def policy_for(session: AsyncSession, credential_id: uuid.UUID) -> QualityPolicy:
@@ -49,6 +61,9 @@ def parse_policy(form: dict[str, str]) -> tuple[dict[str, object], dict[str, str
     errors: dict[str, str] = {}
     for name, (label, low, high, optional) in INTEGERS.items():
         raw = form.get(name, "").strip()
+        if raw == "" and name in BLANK_MEANS:
+            values[name] = BLANK_MEANS[name]
+            continue
         if raw == "" and optional:
             values[name] = None
             continue

@@ -20,8 +20,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import access
+from app.actions.escalations import Scored
 from app.actions.policy import policy_for
-from app.agreement import distance, median_level
+from app.agreement import accuracy_weight, distance, median_level
 from app.errors import ActionError, not_found
 from app.models import (
     AttemptKind,
@@ -214,6 +215,26 @@ async def recompute(
         )
     session.add(standing)
     return standing
+
+
+async def load_weights(
+    session: AsyncSession, credential_id: uuid.UUID, reviews: list[Scored]
+) -> None:
+    """Set each review's weight from its reviewer's known-answer accuracy on the credential
+    (app.agreement.accuracy_weight; no checks yet: the prior), in one query."""
+    if not reviews:
+        return
+    rows = (
+        await session.exec(
+            select(ReviewerStanding.reviewer_id, ReviewerStanding.components)
+            .where(ReviewerStanding.credential_id == credential_id)
+            .where(col(ReviewerStanding.reviewer_id).in_([r.reviewer_id for r in reviews]))
+        )
+    ).all()
+    checks = {who: (parts or {}).get("known_answer") or {} for who, parts in rows}
+    for review in reviews:
+        part = checks.get(review.reviewer_id, {})
+        review.weight = accuracy_weight(part.get("score"), int(part.get("count") or 0))
 
 
 async def refresh_many(runtime: Runtime, pairs: set[tuple[uuid.UUID, uuid.UUID]]) -> None:

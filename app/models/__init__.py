@@ -57,7 +57,9 @@ from app.models.quality import (
     Escalation,
     FeedbackRating,
     QualityPolicy,
+    ReviewerPair,
     ReviewerStanding,
+    SubmissionExclusion,
 )
 from app.models.reviews import (
     Appeal,
@@ -92,7 +94,9 @@ __all__ = [
     "MediaFile",
     "MediaState",
     "ReviewMoment",
+    "ReviewerPair",
     "ReviewerStanding",
+    "SubmissionExclusion",
     "QualityPolicy",
     "FeedbackRating",
     "Escalation",

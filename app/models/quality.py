@@ -42,6 +42,7 @@ class QualityPolicy(SQLModel, table=True):
             name="ck_quality_margin",
         ),
         CheckConstraint("reviewer_pd_hours >= 0", name="ck_quality_pd_hours"),
+        CheckConstraint("tiebreak_min_trust BETWEEN 0 AND 100", name="ck_quality_tiebreak"),
     )
 
     credential_id: uuid.UUID = Field(
@@ -61,6 +62,15 @@ class QualityPolicy(SQLModel, table=True):
     escalate_level_gap: int | None = None
     escalate_pass_margin: int | None = None
     escalate_on_appeal: bool = False
+    # Before an expert, a split between peers goes to a third peer trusted (at least
+    # `tiebreak_min_trust`) on this credential (app.actions.tiebreak).
+    tiebreak_peer: bool = False
+    tiebreak_min_trust: int = 80
+    # Each criterion's level: the reviewers' levels weighted by their known-answer accuracy
+    # (app.agreement.weighted_level) instead of the plain median.
+    trust_weighted: bool = False
+    # Watch reviewer pairs for collusion; a flagged pair no longer gets each other's work.
+    collusion_guard: bool = True
     # PD hours a reviewer earns for each completed review of this credential.
     reviewer_pd_hours: Decimal = Field(default=Decimal(0), sa_type=Numeric(6, 2))
     updated_at: datetime = created_field()
@@ -186,3 +196,44 @@ class FeedbackRating(SQLModel, table=True):
         default=None, foreign_key="users.id", ondelete="SET NULL"
     )
     created_at: datetime = created_field()
+
+
+class ReviewerPair(SQLModel, table=True):
+    """Two reviewers of one organisation flagged as a likely colluding pair, with the evidence
+    (app.actions.collusion). While `blocked`, neither is routed the other's work."""
+
+    __tablename__ = "reviewer_pairs"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "reviewer_id", "partner_id", name="uq_reviewer_pair"),
+        # One row per unordered pair: the smaller id first.
+        CheckConstraint("reviewer_id < partner_id", name="ck_pair_ordered"),
+    )
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = Field(
+        foreign_key="organisations.id", ondelete="CASCADE", index=True
+    )
+    credential_id: uuid.UUID = Field(foreign_key="credentials.id", ondelete="CASCADE")
+    reviewer_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    partner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    score: float
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    blocked: bool = True
+    flagged_at: datetime = created_field()
+    cleared_by_id: uuid.UUID | None = Field(
+        default=None, foreign_key="users.id", ondelete="SET NULL"
+    )
+    cleared_at: datetime | None = when_field()
+
+
+class SubmissionExclusion(SQLModel, table=True):
+    """A reviewer kept off one submission's work beyond the standing rules: for a tie-break,
+    either first reviewer's school, their frequent partners and flagged partners."""
+
+    __tablename__ = "submission_exclusions"
+
+    submission_id: uuid.UUID = Field(
+        foreign_key="submissions.id", ondelete="CASCADE", primary_key=True
+    )
+    reviewer_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    reason: str = Field(max_length=40)

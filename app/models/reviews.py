@@ -28,6 +28,7 @@ class TaskReason(StrEnum):
     initial = "initial"
     escalation = "escalation"
     appeal = "appeal"
+    tiebreak = "tiebreak"  # a third, trusted peer when the first two disagree
 
 
 class ReviewState(StrEnum):
@@ -89,6 +90,8 @@ class ReviewTask(SQLModel, table=True):
     # Queue order (epoch seconds, escalations and appeals a day ahead): set by a trigger from
     # created_at and reason, whatever the application sends.
     priority: float = 0.0
+    # Only reviewers with at least this trust on the credential may take it (a tie-break).
+    min_trust: float | None = None
 
 
 class PastClaim(SQLModel, table=True):

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from app import events
 from app.models import Credential, ReviewTask, Submission
-from app.queue.keys import PoolKey, meta, score
+from app.queue.keys import PoolKey, meta, on_key, score
 from app.queue.scripts import scripts
 from app.runtime import Runtime
 
@@ -26,8 +26,12 @@ FACTS_SQL = text(
     SELECT lower(earner.school) AS earner_school,
            (SELECT coalesce(array_agg(DISTINCT a.kind), '{}') FROM artifacts a
              WHERE a.version_id = :version) AS kinds,
-           (SELECT coalesce(array_agg(DISTINCT o.reviewer_id::text), '{}') FROM review_tasks o
-             WHERE o.submission_id = :submission AND o.reviewer_id IS NOT NULL) AS on_it
+           (SELECT coalesce(array_agg(DISTINCT who), '{}') FROM (
+                SELECT o.reviewer_id::text AS who FROM review_tasks o
+                 WHERE o.submission_id = :submission AND o.reviewer_id IS NOT NULL
+                UNION ALL
+                SELECT x.reviewer_id::text FROM submission_exclusions x
+                 WHERE x.submission_id = :submission) kept) AS on_it
       FROM users earner WHERE earner.id = :earner
     """
 )
@@ -96,9 +100,13 @@ async def announce_open(
             submission.id,
             submission.earner_id,
             school if credential.exclude_same_school else "",
+            task.min_trust,
         ),
         stored,
     )
+    if facts.on_it:
+        # Who is on the packet, or kept off it, may not take it (lua/claim*.lua read this).
+        await _keep_off(runtime, submission.id, list(facts.on_it))
     await events.publish_feed(
         runtime.redis,
         runtime.settings,
@@ -114,6 +122,13 @@ async def announce_open(
         },
         data=json.loads(stored),
     )
+
+
+async def _keep_off(runtime: Runtime, submission_id: uuid.UUID, reviewers: list[str]) -> None:
+    try:
+        await runtime.redis.sadd(on_key(runtime.settings, submission_id), *reviewers)  # type: ignore[misc]
+    except RedisError as exc:  # the next rebuild adds them; PostgreSQL refuses them meanwhile
+        log.warning("could not keep reviewers off %s: %s", submission_id, exc)
 
 
 async def put_open(

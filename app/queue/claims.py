@@ -76,6 +76,7 @@ TOO_MANY = "Finish or release the review you hold before claiming another."
 CAP_SQLSTATE = "MX001"  # the live-claim trigger's refusal (migration 0006)
 
 RESERVED, MINE, TAKEN_CODE, UNKNOWN, INELIGIBLE, AT_CAP, UNCACHED = 1, 2, 0, -1, -2, -3, -9
+CACHE_TRIES = 3
 
 
 @dataclass
@@ -115,7 +116,11 @@ def _school(reviewer: User) -> str | None:
 async def _script(runtime: Runtime, reviewer: User, name: str, *args: Any) -> list[Any]:
     """Run a reviewer's script, caching their eligibility first when the script asks."""
     found = await scripts(runtime.redis).run(name, runtime.settings.redis_prefix, *args)
-    if int(found[0]) == UNCACHED:
+    # A busy exchange may change eligibility (and drop every cached answer) between caching
+    # and the script: a few tries, then the caller lets PostgreSQL decide.
+    for _ in range(CACHE_TRIES):
+        if int(found[0]) != UNCACHED:
+            break
         await pools.cache(runtime, reviewer)
         found = await scripts(runtime.redis).run(name, runtime.settings.redis_prefix, *args)
     return list(found)
@@ -165,6 +170,10 @@ async def reserve_next(
         )
     except RedisError as exc:
         log.warning("queue unavailable for claim-next, PostgreSQL decides: %s", exc)
+        return UNKNOWN
+    if int(found[0]) == UNCACHED:
+        # Cached and dropped again at once (another eligibility change bumped the generation
+        # between the two scripts): PostgreSQL decides, rather than a wrong "no work".
         return UNKNOWN
     if int(found[0]) != RESERVED:
         return int(found[0])

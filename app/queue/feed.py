@@ -38,7 +38,8 @@ async def open_work(runtime: Runtime, reviewer: User, limit: int) -> OpenWork:
             found = await run("feed", prefix, str(reviewer.id), limit)
     except RedisError:
         found = [UNKNOWN]
-    if int(found[0]) == UNKNOWN:
+    if int(found[0]) in (UNKNOWN, UNCACHED):
+        # UNCACHED again: an eligibility change dropped the fresh cache at once; ask PostgreSQL.
         return await open_work_in_postgres(runtime, reviewer, limit)
     held = []
     for line in str(found[1]).split("\n") if found[1] else []:

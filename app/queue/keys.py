@@ -42,10 +42,18 @@ def score(created_at: datetime, reason: str) -> float:
     return created_at.timestamp() - (0 if reason == "initial" else ESCALATION_LEAD_SECONDS)
 
 
-def meta(pool: PoolKey, submission_id: uuid.UUID, earner_id: uuid.UUID, school: str) -> str:
-    """What the scripts know of a task: its pool, packet, earner and (only when the credential
-    keeps reviewers from the earner's school away) the earner's school, lowercased."""
-    return f"{pool.name}|{submission_id}|{earner_id}|{school.replace('|', ' ')}"
+def meta(
+    pool: PoolKey,
+    submission_id: uuid.UUID,
+    earner_id: uuid.UUID,
+    school: str,
+    min_trust: float | None = None,
+) -> str:
+    """What the scripts know of a task: its pool, packet, earner, (only when the credential
+    keeps reviewers from the earner's school away) the earner's school, lowercased, and (only
+    on a tie-break) the trust a reviewer needs to take it."""
+    least = "" if min_trust is None else f"{min_trust:g}"
+    return f"{pool.name}|{submission_id}|{earner_id}|{school.replace('|', ' ')}|{least}"
 
 
 def tasks_key(settings: Settings) -> str:

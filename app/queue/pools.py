@@ -1,10 +1,10 @@
 """Which pools a reviewer may review, cached in Redis where the scripts read it.
 
 Worked out from PostgreSQL (app.access.reviewer_pool_rules: role, membership, required
-badge, calibration, trust suspension) on first need and kept for CACHE_SECONDS under a
-generation number. Anything that changes those facts calls `changed`, which bumps the
-generation, so every cached answer is dropped at once. A stale answer can only cost a wasted
-tap: PostgreSQL's claim statement re-checks every rule.
+badge, calibration, trust suspension, flagged colluding partners) on first need and kept for
+CACHE_SECONDS under a generation number. Anything that changes those facts calls `changed`,
+which bumps the generation, so every cached answer is dropped at once. A stale answer can
+only cost a wasted tap: PostgreSQL's claim statement re-checks every rule.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ async def cache(runtime: Runtime, reviewer: User) -> dict[str, str]:
     entry["~"] = str(max(held_back, 0))  # present even with no pools: "cached, none"
     if reviewer.school:
         entry["~school"] = reviewer.school.lower().replace("|", " ")
+    for partner in access.blocked_partners(rows):
+        entry[f"~pair:{partner}"] = "1"  # lua/claim*.lua skip a flagged partner's work
     key = eligibility_key(settings, gen, reviewer.id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.delete(key)

@@ -32,7 +32,8 @@ REBUILD_SQL = text(
     SELECT t.id, s.credential_id, t.pool, t.state, t.reason, t.created_at, t.priority,
            extract(epoch FROM t.lease_expires_at) AS deadline, t.reviewer_id, t.version_id,
            s.id AS submission_id, s.earner_id,
-           CASE WHEN c.exclude_same_school THEN lower(e.school) END AS school, c.title
+           CASE WHEN c.exclude_same_school THEN lower(e.school) END AS school, c.title,
+           t.min_trust
       FROM review_tasks t
       JOIN submissions s ON s.id = t.submission_id
       JOIN credentials c ON c.id = s.credential_id
@@ -54,6 +55,9 @@ ON_SQL = text(
      WHERE t.reviewer_id IS NOT NULL
     UNION
     SELECT r.submission_id, r.reviewer_id::text FROM reviews r JOIN live USING (submission_id)
+    UNION
+    SELECT x.submission_id, x.reviewer_id::text FROM submission_exclusions x
+      JOIN live USING (submission_id)
     """
 )
 CREDENTIALS_SQL = text("SELECT id FROM credentials")
@@ -79,7 +83,7 @@ async def rebuild(engine: AsyncEngine, redis: Redis, settings: Settings) -> dict
     cards: dict[str, str] = {}
     for row in rows:
         key, task = PoolKey(row.credential_id, row.pool), str(row.id)
-        facts[task] = meta(key, row.submission_id, row.earner_id, row.school or "")
+        facts[task] = meta(key, row.submission_id, row.earner_id, row.school or "", row.min_trust)
         cards[task] = card(
             row.id,
             row.credential_id,

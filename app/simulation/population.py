@@ -38,6 +38,36 @@ class Mix:
     slow: float = 0.05
 
 
+# When people can review, in hours of the week (0 = Monday 00:00). Teachers review in the
+# evenings and at weekends; some also in a free period at school; experts are paid assessors
+# working office hours (and a little on Saturday). Simulated hour 0 is Friday noon, so a run
+# spans a weekend.
+WEEK_START_HOURS = 4 * 24 + 12
+SCHEDULES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    # name: ((weekday from, to), (weekend from, to)); a second weekday window for "breaks"
+    "evenings": ((16.0, 23.0), (8.0, 22.0)),
+    "breaks": ((12.0, 23.0), (10.0, 20.0)),
+    "office": ((8.0, 18.0), (10.0, 13.0)),
+}
+
+
+def available(schedule: str, hour: float) -> bool:
+    """Whether someone on `schedule` can review at simulated `hour`."""
+    t = (hour + WEEK_START_HOURS) % 168
+    weekday, clock = int(t // 24), t % 24
+    start, end = SCHEDULES[schedule][0 if weekday < 5 else 1]
+    return start <= clock < end
+
+
+def next_available(schedule: str, hour: float) -> float:
+    """The first simulated hour at or after `hour` when `schedule` is available."""
+    step = 0.25
+    probe = hour
+    while not available(schedule, probe):
+        probe = (int(probe / step) + 1) * step
+    return probe
+
+
 @dataclass(frozen=True)
 class Params:
     seed: int = 2026
@@ -47,8 +77,11 @@ class Params:
     mix: Mix = field(default_factory=Mix)
     # Simulated hours: packets arrive over this window, reviewers look in every ~this often.
     arrival_hours: float = 48.0
-    peer_visit_hours: float = 5.0
-    expert_visit_hours: float = 4.0
+    # While available, a reviewer looks in every ~this many hours.
+    peer_visit_hours: float = 1.0
+    expert_visit_hours: float = 1.5
+    # Share of honest peers who also submit a packet of their own (colluders always do).
+    peers_submitting: float = 0.25
     # Hours a review takes, by kind of reviewer.
     review_hours: float = 0.75
     careless_review_hours: float = 0.1
@@ -62,6 +95,8 @@ class Earner:
     arrives_at: float  # simulated hours after the start
     # A colluding reviewer's own packet names their partner, who passes it whatever it holds.
     partner: str | None = None
+    # A reviewer's own packet is submitted from their reviewer account (this key).
+    account: str | None = None
 
     @property
     def truly_passes(self) -> bool:
@@ -72,7 +107,13 @@ class Earner:
 class Reviewer:
     key: str
     trait: Trait
-    partner: str | None = None  # a colluding pair's other member (an earner key)
+    partner: str | None = None  # a colluding pair's other member's packet (an earner key)
+    schedule: str = "evenings"  # when they review (SCHEDULES)
+
+    @property
+    def partner_reviewer(self) -> str | None:
+        """A colluder's partner, as a reviewer key."""
+        return self.partner[1:] if self.partner else None
 
 
 @dataclass
@@ -113,8 +154,14 @@ def make_population(params: Params) -> Population:
     traits = [trait for trait, n in counts.items() for _ in range(n)]
     traits += [Trait.accurate] * (params.peers - len(traits))
     rng.shuffle(traits)
-    peers = [Reviewer(key=f"r{i:03d}", trait=t) for i, t in enumerate(traits)]
-    experts = [Reviewer(key=f"x{i:02d}", trait=Trait.expert) for i in range(params.experts)]
+    peers = [
+        Reviewer(key=f"r{i:03d}", trait=t, schedule=rng.choice(("evenings", "breaks")))
+        for i, t in enumerate(traits)
+    ]
+    experts = [
+        Reviewer(key=f"x{i:02d}", trait=Trait.expert, schedule="office")
+        for i in range(params.experts)
+    ]
 
     earners = [
         Earner(
@@ -134,9 +181,21 @@ def make_population(params: Params) -> Population:
                 truth=tuple(rng.choice((0, 1, 1, 2)) for _ in range(CRITERIA)),
                 arrives_at=rng.uniform(0, params.arrival_hours),
                 partner=other.key,
+                account=member.key,
             )
             earners.append(packet)
             member.partner = f"c{other.key}"
+    # Some honest reviewers are earners too: their packets let the pair detector be wrong.
+    for reviewer in peers:
+        if reviewer.trait != Trait.colluding and rng.random() < params.peers_submitting:
+            earners.append(
+                Earner(
+                    key=f"o{reviewer.key}",
+                    truth=sample_truth(rng),
+                    arrives_at=rng.uniform(0, params.arrival_hours),
+                    account=reviewer.key,
+                )
+            )
     earners.sort(key=lambda e: e.arrives_at)
     return Population(params=params, earners=earners, peers=peers, experts=experts)
 

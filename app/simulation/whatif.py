@@ -4,8 +4,9 @@ to a simulated population, under its current settings and under proposed ones.
 Nothing is written and nothing real is read but the rubric and the settings. The decision is
 made by the same functions MCX decides real packets with (app.actions.escalations: the
 triggers, the per-criterion median, the rubric's passing rule; app.actions.trust.combine for
-trust). What it leaves out, it says: no waiting times, leases, collusion or agreement-based trust;
-the full simulator (`make rigour`) drives a real MCX for those.
+trust, app.actions.tiebreak for the trusted third peer, app.agreement for trust weighting).
+What it leaves out, it says: no waiting times, leases, availability, collusion or
+agreement-based trust; the full simulator (`make rigour`) drives a real MCX for those.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import statistics
 import uuid
 from dataclasses import dataclass, field
 
-from app.actions.escalations import RubricShape, Scored, medians, triggers
+from app.actions import tiebreak
+from app.actions.escalations import RubricShape, Scored, consensus, triggers
 from app.actions.trust import combine
+from app.agreement import accuracy_weight
 from app.models import Decision, Pool, QualityPolicy
 from app.simulation.population import Mix, Reviewer, Trait, sample_truth, score
 
@@ -49,6 +52,8 @@ class Outcome:
     false_pass: int = 0
     false_fail: int = 0
     escalated: int = 0
+    tiebreaks: int = 0  # third peers asked
+    settled_by_third: int = 0
     reviews: int = 0
     known_answer_checks: int = 0
     kept_out: int = 0  # peers who never passed calibration
@@ -149,9 +154,14 @@ class _Run:
             if p.key not in self.suspended and p.key not in self.kept_out and p.key not in exclude
         ]
 
-    def next_reviewer(self, exclude: set[str]) -> Reviewer | None:
-        """A peer takes the task; a known-answer check may come first, and may suspend them."""
-        while candidates := self.available(exclude):
+    def next_reviewer(self, exclude: set[str], min_trust: float | None = None) -> Reviewer | None:
+        """A peer takes the task; a known-answer check may come first, and may suspend them.
+        With `min_trust` (a tie-break), only a peer trusted at least that much."""
+        while candidates := [
+            p
+            for p in self.available(exclude)
+            if min_trust is None or self.trust(p.key) >= min_trust
+        ]:
             reviewer = self.rng.choice(candidates)
             if self.rng.random() * 100 < self.policy.known_answer_percent:
                 self.out.known_answer_checks += 1
@@ -165,7 +175,34 @@ class _Run:
     def scored(self, reviewer: Reviewer, truth: tuple[int, ...], pool: str) -> Scored:
         given = score(reviewer, truth, self.rng, owner=None, levels=self.levels)
         levels = {c.id: g for c, g in zip(self.shape.criteria, given, strict=True)}
-        return Scored(uuid.uuid4(), uuid.uuid4(), pool, self.shape.verdict(levels), levels)
+        checks = self.checks.get(reviewer.key, [])
+        weight = accuracy_weight(statistics.fmean(checks) if checks else None, len(checks))
+        return Scored(
+            uuid.uuid4(), uuid.uuid4(), pool, self.shape.verdict(levels), levels, weight=weight
+        )
+
+    def decide(self, truth: tuple[int, ...], peers: list[Scored], taken: set[str]) -> str:
+        """The decision for one packet's peer reviews, asking a third peer or an expert."""
+        weighted = self.policy.trust_weighted
+        found = triggers(self.policy, self.shape, peers)
+        if found and tiebreak.applies(self.policy, found):
+            self.out.tiebreaks += 1
+            third = self.next_reviewer(taken, float(self.policy.tiebreak_min_trust))
+            if third is not None:
+                self.out.reviews += 1
+                review = self.scored(third, truth, Pool.peer)
+                settled = tiebreak.settle(
+                    self.shape, [*peers, review], review, weighted=weighted, found=found
+                )
+                if settled is not None:
+                    self.out.settled_by_third += 1
+                    return settled
+            found = [*found, (tiebreak.UNSETTLED, "not settled")]
+        if found:
+            self.out.escalated += 1
+            self.out.reviews += 1
+            return self.scored(Reviewer("expert", Trait.expert), truth, Pool.expert).recommendation
+        return self.shape.verdict(consensus(self.shape, peers, weighted=weighted))
 
     def packet(self) -> None:
         truth = self.truth()
@@ -179,13 +216,7 @@ class _Run:
             taken.add(reviewer.key)
             peers.append(self.scored(reviewer, truth, Pool.peer))
         self.out.reviews += len(peers)
-        if triggers(self.policy, self.shape, peers):
-            self.out.escalated += 1
-            self.out.reviews += 1
-            decision = self.scored(Reviewer("expert", Trait.expert), truth, Pool.expert)
-            said = decision.recommendation
-        else:
-            said = self.shape.verdict(medians(self.shape, peers))
+        said = self.decide(truth, peers, taken)
         truly = self.shape.verdict(
             {c.id: t for c, t in zip(self.shape.criteria, truth, strict=True)}
         )

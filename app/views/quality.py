@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from app import access
 from app import ratings as rating_reads
-from app.actions import calibration, catalog, policy, ratings, trust
+from app.actions import calibration, catalog, collusion, policy, ratings, trust
 from app.actions.submissions import latest_rubric
 from app.auth import current_user
 from app.errors import ActionError
@@ -33,6 +33,7 @@ from app.views.apikit import path_id
 
 NOTICES = {
     "policy": "Quality policy saved.",
+    "pair_cleared": "The pair may be routed each other's work again.",
     "example": "Calibration example added.",
     "override": "Suspension lifted: the reviewer may claim again.",
     "promoted": "Promoted to the expert pool.",
@@ -131,6 +132,7 @@ async def credential_page(
         ).all()
         rubric = await _rubric_for_form(session, credential)
         flags = await _open_flags(session, [credential.id])
+    pairs = await collusion.flagged_pairs(request.app.state.runtime, user, credential.id)
     return templates.TemplateResponse(
         request,
         "quality/credential.html",
@@ -146,6 +148,7 @@ async def credential_page(
             "examples": examples,
             "rubric": rubric,
             "flags": flags,
+            "pairs": pairs,
             "error": error,
             "form": form or {},
             "notice": NOTICES.get(request.query_params.get("done", "")),
@@ -252,6 +255,15 @@ async def resolve(request: Request) -> Response:
     )
 
 
+async def clear_pair(request: Request) -> Response:
+    """POST /coordinate/quality/pairs/{id}/clear: a coordinator looked and found no collusion."""
+    user = access.require_user(await current_user(request))
+    pair = await collusion.clear_pair(request.app.state.runtime, user, path_id(request, "pair_id"))
+    return RedirectResponse(
+        f"/coordinate/quality/{pair.credential_id}?done=pair_cleared#pairs", status_code=303
+    )
+
+
 routes = [
     Route("/coordinate/quality", overview),
     Route("/coordinate/quality/{credential_id}", credential_get),
@@ -260,4 +272,5 @@ routes = [
     Route("/coordinate/quality/standings/{standing_id}/override", override, methods=["POST"]),
     Route("/coordinate/quality/standings/{standing_id}/promote", promote, methods=["POST"]),
     Route("/coordinate/quality/flags/{rating_id}/resolve", resolve, methods=["POST"]),
+    Route("/coordinate/quality/pairs/{pair_id}/clear", clear_pair, methods=["POST"]),
 ]

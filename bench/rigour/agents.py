@@ -18,7 +18,15 @@ from typing import Any
 
 import httpx
 
-from app.simulation.population import Earner, Population, Reviewer, Trait, score
+from app.simulation.population import (
+    Earner,
+    Population,
+    Reviewer,
+    Trait,
+    available,
+    next_available,
+    score,
+)
 from bench.rigour.world import World
 
 MARKER = re.compile(r"\[packet ([\w-]+)\]")
@@ -72,7 +80,12 @@ class Actor:
         self.headers = {"Authorization": f"Bearer {world.tokens[key]}"}
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = await self.http.request(method, path, headers=self.headers, **kwargs)
+        try:
+            response = await self.http.request(method, path, headers=self.headers, **kwargs)
+        except httpx.TransportError as exc:
+            # Counted (the report shows every one), and the person carries on next visit.
+            self.log.errors.append(f"{method} {path}: {exc!r}")
+            raise
         if response.status_code >= 500:
             self.log.errors.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
         return response
@@ -80,6 +93,15 @@ class Actor:
 
 async def earner(actor: Actor, who: Earner, clock: Clock, rng: random.Random) -> None:
     await clock.sleep(who.arrives_at - clock.hours())
+    for _ in range(3):
+        try:
+            await _hand_in(actor, who, rng)
+            return
+        except httpx.TransportError:
+            await clock.sleep(0.5)  # already counted; the earner tries again a little later
+
+
+async def _hand_in(actor: Actor, who: Earner, rng: random.Random) -> None:
     world = actor.world
     started = await actor.call(
         "POST", "/api/v1/submissions", json={"credential_id": str(world.credential_id)}
@@ -102,24 +124,18 @@ async def earner(actor: Actor, who: Earner, clock: Clock, rng: random.Random) ->
 
 
 async def _partner_task(actor: Actor, who: Reviewer) -> httpx.Response | None:
-    """A colluder's side channel: the partner said when they submitted; claim the open task that
-    appeared just then, by id, instead of taking what MCX offers."""
-    when = actor.log.submitted_wall.get(who.partner or "")
-    if when is None:
+    """A colluder's side channel: the partner said which packet is theirs; claim its open task
+    by id, if MCX still lists it for this reviewer."""
+    packet = actor.log.submission_of.get(who.partner or "")
+    if packet is None:
         return None
     listed = await actor.call("GET", "/api/v1/tasks")
     if listed.status_code != 200:
         return None
-    candidates = [
-        t
-        for t in listed.json()["tasks"]
-        if t["credential_id"] == str(actor.world.credential_id)
-        and datetime.fromisoformat(t["waiting_since"]) >= when
-    ]
-    if not candidates:
+    mine = [t for t in listed.json()["tasks"] if t.get("packet") == packet]
+    if not mine:
         return None
-    best = min(candidates, key=lambda t: datetime.fromisoformat(t["waiting_since"]))
-    return await actor.call("POST", f"/api/v1/tasks/{best['task_id']}/claim")
+    return await actor.call("POST", f"/api/v1/tasks/{mine[0]['task_id']}/claim")
 
 
 async def review_once(
@@ -129,12 +145,15 @@ async def review_once(
     clock: Clock,
     rng: random.Random,
     hours: float,
+    *,
+    grab: bool = False,
 ) -> bool:
-    """Claim one task and review it; False when there was nothing (or no right) to claim."""
-    claimed = None
-    if who.trait == Trait.colluding:
-        claimed = await _partner_task(actor, who)
-    if claimed is None or claimed.status_code != 201:
+    """Claim one task and review it; False when there was nothing (or no right) to claim.
+    With `grab`, a colluder's partner's packet, by id, or nothing."""
+    claimed = await _partner_task(actor, who) if grab else None
+    if grab and (claimed is None or claimed.status_code != 201):
+        return False
+    if claimed is None:
         claimed = await actor.call("POST", "/api/v1/tasks/claim-next")
     if claimed.status_code == 404:
         return False
@@ -144,7 +163,12 @@ async def review_once(
         actor.log.blocked_after.setdefault(who.key, actor.log.reviews[who.key])
         return False
     claim = claimed.json()
-    task = (await actor.call("GET", f"/api/v1/tasks/{claim['task_id']}")).json()
+    read = await actor.call("GET", f"/api/v1/tasks/{claim['task_id']}")
+    if read.status_code != 200:
+        # The claim was lost in between (a lease run out on a loaded machine): counted.
+        actor.log.errors.append(f"task {claim['task_id']}: {read.status_code} {read.text[:200]}")
+        return False
+    task = read.json()
     found = MARKER.search(task["evidence"][0]["text"] or "")
     if found is None or found.group(1) not in truths:
         actor.log.errors.append(f"task {claim['task_id']}: no packet marker")
@@ -194,14 +218,48 @@ async def reviewer(
     visit_hours: float,
     review_hours: float,
 ) -> None:
-    """Drop by every ~visit_hours (exponential), review up to three tasks, leave."""
+    """While their schedule lets them, drop by every ~visit_hours (exponential), review up to
+    four tasks (another with chance 0.7), leave; outside it, wait for the next window."""
     while not stop.is_set():
-        await clock.sleep(rng.expovariate(1.0 / visit_hours))
-        for _ in range(3):
-            if stop.is_set() or not await review_once(actor, who, truths, clock, rng, review_hours):
+        at = clock.hours() + rng.expovariate(1.0 / visit_hours)
+        if not available(who.schedule, at):
+            at = next_available(who.schedule, at) + rng.uniform(0.0, 1.0)
+        await clock.sleep(at - clock.hours())
+        for _ in range(4):
+            try:
+                if stop.is_set() or not await review_once(
+                    actor, who, truths, clock, rng, review_hours
+                ):
+                    break
+            except httpx.TransportError:
+                break  # already counted; try again on the next visit
+            if rng.random() < 0.3:
                 break
-            if rng.random() < 0.5:
-                break
+
+
+async def colluder(
+    actor: Actor,
+    who: Reviewer,
+    truths: dict[str, tuple[int, ...]],
+    clock: Clock,
+    rng: random.Random,
+    stop: asyncio.Event,
+    *,
+    review_hours: float,
+) -> None:
+    """The grab: the partner messages when their packet is in; within minutes, whatever the
+    hour, the colluder claims it by id and passes it (a few tries, then gives up)."""
+    while not stop.is_set() and who.partner not in actor.log.submission_of:
+        await clock.sleep(0.1)
+    for _ in range(3):
+        if stop.is_set():
+            return
+        await clock.sleep(rng.uniform(0.05, 0.3))
+        try:
+            if await review_once(actor, who, truths, clock, rng, review_hours, grab=True):
+                return
+        except httpx.TransportError:
+            continue  # already counted
 
 
 def review_hours(population: Population, who: Reviewer) -> float:

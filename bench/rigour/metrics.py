@@ -40,11 +40,22 @@ class Result:
     suspended_by_trait: dict[str, int]
     colluders_stopped: int
     colluders: int
+    tiebreaks: int  # packets a trusted third peer was asked about
+    settled_by_third: int  # ... and decided without an expert
+    # Colluders whose pair was flagged (so neither is routed the other's work), and how many
+    # reviews each had completed then; non-colluders in any flagged pair.
+    colluders_paired_within_10: int
+    colluder_reviews_at_flag: list[int]
+    honest_flagged: int
+    pairs_flagged: int
     kept_out: int  # peers who never passed calibration
     known_answer_checks: int
     refusals: dict[str, int]  # claims refused, by error code
     errors: int
     error_samples: list[str]
+    # Colluders whose pair was not flagged by their 10th review, but whose claim rights on the
+    # credential were stopped (trust floor) by then: they cannot review their partner either.
+    colluders_suspended_within_10: int = 0
 
     @property
     def accuracy(self) -> float:
@@ -152,6 +163,41 @@ async def measure(
             )
         ).scalar_one()
 
+        tiebreaks = (
+            await conn.execute(
+                text(
+                    "SELECT count(DISTINCT t.submission_id) FROM review_tasks t "
+                    "JOIN submissions s ON s.id = t.submission_id "
+                    "WHERE t.reason = 'tiebreak' AND s.credential_id = :c"
+                ),
+                {"c": world.credential_id},
+            )
+        ).scalar_one()
+        settled = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM outcomes o JOIN submissions s ON s.id = o.submission_id "
+                    "WHERE s.credential_id = :c AND o.rule LIKE '%third peer settled%'"
+                ),
+                {"c": world.credential_id},
+            )
+        ).scalar_one()
+        # Each flagged pair of this world's people, with how many reviews each member had
+        # completed (live and known-answer) when it was flagged.
+        pairs = (
+            await conn.execute(
+                text(
+                    "SELECT rp.reviewer_id, rp.partner_id, "
+                    "(SELECT count(*) FROM reviews r WHERE r.reviewer_id = rp.reviewer_id "
+                    " AND r.state = 'submitted' AND r.submitted_at <= rp.flagged_at), "
+                    "(SELECT count(*) FROM reviews r WHERE r.reviewer_id = rp.partner_id "
+                    " AND r.state = 'submitted' AND r.submitted_at <= rp.flagged_at) "
+                    "FROM reviewer_pairs rp WHERE rp.credential_id = :c"
+                ),
+                {"c": world.credential_id},
+            )
+        ).all()
+
     # review -> levels by criterion position
     reviews: dict[tuple[uuid.UUID, uuid.UUID], tuple[str, dict[int, int]]] = {}
     for submission_id, reviewer_id, pool, criterion, level in scores:
@@ -208,6 +254,15 @@ async def measure(
     careless = [r.key for r in population.peers if r.trait == Trait.careless]
     colluders = [r.key for r in population.peers if r.trait == Trait.colluding]
     stopped = [stopped_after[k] for k in careless if k in stopped_after]
+    colluding = {r.key: r for r in population.peers if r.trait == Trait.colluding}
+    paired_after: dict[str, int] = {}
+    flagged_people: set[str] = set()
+    for a, b, reviews_a, reviews_b in pairs:
+        ka, kb = key_of_user.get(a, "?"), key_of_user.get(b, "?")
+        flagged_people |= {ka, kb}
+        for me, other, done in ((ka, kb, reviews_a), (kb, ka, reviews_b)):
+            if me in colluding and colluding[me].partner_reviewer == other:
+                paired_after[me] = int(done)
     return Result(
         policy=world.policy.name,
         label=world.policy.label,
@@ -232,6 +287,15 @@ async def measure(
         ),
         colluders_stopped=sum(1 for k in colluders if k in stopped_after),
         colluders=len(colluders),
+        tiebreaks=int(tiebreaks),
+        settled_by_third=int(settled),
+        colluders_paired_within_10=sum(1 for n in paired_after.values() if n <= 10),
+        colluders_suspended_within_10=sum(
+            1 for k in colluders if paired_after.get(k, 11) > 10 and stopped_after.get(k, 11) <= 10
+        ),
+        colluder_reviews_at_flag=sorted(paired_after.values()),
+        honest_flagged=len(flagged_people - set(colluding)),
+        pairs_flagged=len(pairs),
         kept_out=kept_out,
         known_answer_checks=int(checks),
         refusals=dict(log.refusals),

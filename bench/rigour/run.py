@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import text
 
-from app.simulation.population import Params, Population, make_population
+from app.simulation.population import Params, Population, Trait, make_population
 from bench.harness import PYTHON, Mcx, free_port, fresh_mcx
-from bench.rigour.agents import Actor, Clock, Log, earner, review_hours, reviewer
+from bench.rigour.agents import Actor, Clock, Log, colluder, earner, review_hours, reviewer
 from bench.rigour.metrics import Result, measure
 from bench.rigour.world import Policy, World, build_world, calibrate, configure_quality
 
@@ -60,8 +60,26 @@ async def _simulate(
     limits = httpx.Limits(max_connections=40)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
         people = [
-            earner(Actor(world, http, log, e.key), e, clock, random.Random(f"{seed}:{e.key}"))
+            earner(
+                Actor(world, http, log, e.account or e.key),
+                e,
+                clock,
+                random.Random(f"{seed}:{e.key}"),
+            )
             for e in population.earners
+        ]
+        people += [
+            colluder(
+                Actor(world, http, log, r.key),
+                r,
+                truths,
+                clock,
+                random.Random(f"{seed}:{r.key}:grab"),
+                stop,
+                review_hours=review_hours(population, r),
+            )
+            for r in population.peers
+            if r.trait == Trait.colluding
         ]
         visits = {
             r.key: config.params.expert_visit_hours
@@ -124,6 +142,8 @@ async def rigour_run(config: RunConfig) -> list[Result]:
         logs = await asyncio.gather(
             *(_simulate(mcx, base, w, population, config, clock) for w in worlds)
         )
+        if any(log.errors for log in logs):
+            print(mcx.log_tail("serve"), flush=True)
         return [
             await measure(
                 mcx.runtime.engine,

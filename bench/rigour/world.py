@@ -109,7 +109,10 @@ async def build_world(
         )
         criterion = (await catalog.criteria_of(session, credential.id))[0]
 
-    people: list[tuple[str, Role | None]] = [(e.key, None) for e in population.earners]
+    # Reviewers' own packets come from their reviewer accounts.
+    people: list[tuple[str, Role | None]] = [
+        (e.key, None) for e in population.earners if e.account is None
+    ]
     people.append(("coordinator", Role.coordinator))
     people += [(r.key, Role.reviewer) for r in population.peers]
     people += [(x.key, Role.expert) for x in population.experts]
@@ -249,25 +252,39 @@ async def calibrate(
     return calibrated
 
 
+# Settings a coordinator would pick on the what-if page for this population: two calibration
+# examples, a known-answer check in four claims, a trust floor of 65; when peers disagree a
+# third peer trusted at 80 or more first, an expert when the three do not settle it; levels
+# weighted by known-answer accuracy; reviewer pairs watched for collusion.
+MCX_QUALITY: dict[str, Any] = {
+    "calibration_required": 2,
+    "calibration_tolerance": 0,
+    "calibration_pass_percent": 75,
+    "known_answer_percent": 25,
+    "trust_floor": 65,
+    "escalate_on_disagreement": True,
+    "tiebreak_peer": True,
+    "tiebreak_min_trust": 80,
+    "trust_weighted": True,
+    "collusion_guard": True,
+}
+
 POLICIES: tuple[Policy, ...] = (
     Policy("one_peer", "One peer", 1),
     Policy("two_peers", "Two peers, majority (a tie counts the lower score)", 2),
     Policy("median_of_three", "Median of three peers (ORA2-style)", 3),
     Policy(
         "mcx",
-        "MCX full policy",
+        "MCX full policy (trusted third peer, trust-weighted levels, collusion guard)",
         2,
-        # Settings a coordinator would pick on the what-if page for this population: two
-        # calibration examples, a known-answer check in three claims, a trust floor of 65,
-        # an expert whenever the peers disagree on the decision.
-        quality={
-            "calibration_required": 2,
-            "calibration_tolerance": 0,
-            "calibration_pass_percent": 75,
-            "known_answer_percent": 30,
-            "trust_floor": 65,
-            "escalate_on_disagreement": True,
-        },
+        quality=MCX_QUALITY,
+        examples=16,
+    ),
+    Policy(
+        "mcx_median",
+        "MCX full policy, plain median instead of trust weighting",
+        2,
+        quality={**MCX_QUALITY, "trust_weighted": False},
         examples=16,
     ),
 )

@@ -1,6 +1,8 @@
 -- claim: take one given task for a reviewer in Redis, or say why not, in one atomic step.
 -- Guards: one holder per task; never past the reviewer's live-claim cap; never the earner,
--- a reviewer already on the submission, or (when the credential says so) the same school.
+-- a reviewer already on (or kept off) the submission, the same school (when the credential
+-- says so), a reviewer flagged as the earner's colluding partner ('~pair:<earner>' in their
+-- cached rules), or one trusted less than the task asks (a tie-break's minimum trust).
 -- PostgreSQL confirms a reservation with the fenced claim statement (app/queue/sql/claim.sql).
 -- ARGV: [1] prefix, [2] task id, [3] reviewer id, [4] max live claims
 -- Returns {code, detail}:
@@ -14,7 +16,8 @@
 local p, task, reviewer = ARGV[1], ARGV[2], ARGV[3]
 local meta = redis.call('HGET', p .. 'q:task', task)
 if not meta then return {-1, ''} end
-local pool, submission, earner, school = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+local pool, submission, earner, school, least =
+  string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|?([^|]*)$')
 local tag = p .. 'q:{' .. pool .. '}'
 if redis.call('EXISTS', tag .. ':ready') == 0 then return {-1, ''} end
 local holder = redis.call('HGET', tag .. ':holder', task)
@@ -27,6 +30,10 @@ if not rule then
   return {-2, pool}
 end
 if earner == reviewer then return {-2, pool} end
+if redis.call('HEXISTS', elig, '~pair:' .. earner) == 1 then return {-2, pool} end
+if least ~= '' and tonumber(string.match(rule, '^([^|]*)')) < tonumber(least) then
+  return {-2, pool}
+end
 if redis.call('SISMEMBER', p .. 'q:on:' .. submission, reviewer) == 1 then return {-2, pool} end
 if school ~= '' and redis.call('HGET', elig, '~school') == school then return {-2, pool} end
 local held = p .. 'q:held:' .. reviewer

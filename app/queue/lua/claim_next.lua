@@ -2,7 +2,8 @@
 -- one atomic step, so racing reviewers each get a different task.
 -- Order: the pool's priority (oldest first, escalations a day ahead), minus the trust lead of
 -- the credential (trust 100: 12 h ahead). Skips what the reviewer may not take (their own
--- packet, a packet they are already on, the same school when excluded) and the tasks in
+-- packet, a packet they are already on or kept off, the same school when excluded, a flagged
+-- partner's packet, a tie-break asking more trust than theirs) and the tasks in
 -- ARGV[6..] (refused by PostgreSQL a moment ago). Guards the live-claim cap like claim.lua.
 -- ARGV: [1] prefix, [2] reviewer id, [3] max live claims, [4] window per pool,
 --       [5] trust lead seconds at trust 100, [6..] task ids to skip
@@ -19,7 +20,7 @@ local skip, school, pools = {}, nil, {}
 for i = 6, #ARGV do skip[ARGV[i]] = true end
 for i = 1, #rules, 2 do
   if rules[i] == '~school' then school = rules[i + 1]
-  elseif rules[i] ~= '~' then pools[#pools + 1] = {rules[i], rules[i + 1]} end
+  elseif string.sub(rules[i], 1, 1) ~= '~' then pools[#pools + 1] = {rules[i], rules[i + 1]} end
 end
 for _, pool in ipairs(pools) do
   if redis.call('EXISTS', p .. 'q:{' .. pool[1] .. '}:ready') == 0 then return {-1, ''} end
@@ -33,7 +34,8 @@ while true do
     local found = redis.call('ZRANGE', p .. 'q:{' .. pool[1] .. '}:open', 0, window - 1, 'WITHSCORES')
     if #found >= 2 * window then more = true end
     for i = 1, #found, 2 do
-      candidates[#candidates + 1] = {found[i], tonumber(found[i + 1]) - trust / 100 * lead, pool}
+      candidates[#candidates + 1] =
+        {found[i], tonumber(found[i + 1]) - trust / 100 * lead, pool, trust}
     end
   end
   table.sort(candidates, function(a, b)
@@ -45,10 +47,13 @@ while true do
     if not skip[task] then
       local meta = redis.call('HGET', p .. 'q:task', task)
       if meta then
-        local _, submission, earner, exschool = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+        local _, submission, earner, exschool, least =
+          string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|?([^|]*)$')
         if earner ~= reviewer
            and redis.call('SISMEMBER', p .. 'q:on:' .. submission, reviewer) == 0
-           and not (exschool ~= '' and exschool == school) then
+           and not (exschool ~= '' and exschool == school)
+           and redis.call('HEXISTS', elig, '~pair:' .. earner) == 0
+           and (least == '' or c[4] >= tonumber(least)) then
           local tag = p .. 'q:{' .. c[3][1] .. '}'
           local lease = tonumber(string.match(c[3][2], '([^|]*)$'))
           local now = redis.call('TIME')

@@ -1,5 +1,6 @@
 -- feed: the first open tasks a reviewer may claim, across their pools, best first (the
--- pools' priority), as stored cards; and the claims they hold. Read-only.
+-- pools' priority), as stored cards; and the claims they hold. Read-only. Skips what
+-- claim_next.lua skips.
 -- ARGV: [1] prefix, [2] reviewer id, [3] how many cards
 -- Returns {1, held, card, card, ...} where held lists the claims held, one per line, as
 -- 'deadline<TAB>card' (cards are JSON, which never holds a raw tab or newline);
@@ -8,10 +9,13 @@ local p, reviewer, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local elig = p .. 'q:elig:' .. (redis.call('GET', p .. 'q:elig:gen') or '0') .. ':' .. reviewer
 local rules = redis.call('HGETALL', elig)
 if #rules == 0 then return {-9} end
-local school, pools = nil, {}
+local school, pools, trusts = nil, {}, {}
 for i = 1, #rules, 2 do
   if rules[i] == '~school' then school = rules[i + 1]
-  elseif rules[i] ~= '~' then pools[#pools + 1] = rules[i] end
+  elseif string.sub(rules[i], 1, 1) ~= '~' then
+    pools[#pools + 1] = rules[i]
+    trusts[rules[i]] = tonumber(string.match(rules[i + 1], '^([^|]*)'))
+  end
 end
 for _, pool in ipairs(pools) do
   if redis.call('EXISTS', p .. 'q:{' .. pool .. '}:ready') == 0 then return {-1} end
@@ -33,7 +37,9 @@ while true do
   for _, pool in ipairs(pools) do
     local found = redis.call('ZRANGE', p .. 'q:{' .. pool .. '}:open', 0, window - 1, 'WITHSCORES')
     if #found >= 2 * window then more = true end
-    for i = 1, #found, 2 do candidates[#candidates + 1] = {found[i], tonumber(found[i + 1])} end
+    for i = 1, #found, 2 do
+      candidates[#candidates + 1] = {found[i], tonumber(found[i + 1]), trusts[pool]}
+    end
   end
   table.sort(candidates, function(a, b)
     if a[2] == b[2] then return a[1] < b[1] end
@@ -43,10 +49,13 @@ while true do
   for _, c in ipairs(candidates) do
     local meta = redis.call('HGET', p .. 'q:task', c[1])
     if meta then
-      local _, submission, earner, exschool = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+      local _, submission, earner, exschool, least =
+        string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|?([^|]*)$')
       if earner ~= reviewer
          and redis.call('SISMEMBER', p .. 'q:on:' .. submission, reviewer) == 0
-         and not (exschool ~= '' and exschool == school) then
+         and not (exschool ~= '' and exschool == school)
+         and redis.call('HEXISTS', elig, '~pair:' .. earner) == 0
+         and (least == '' or c[3] >= tonumber(least)) then
         picked[#picked + 1] = c[1]
         if #picked >= limit then break end
       end

@@ -1,0 +1,194 @@
+"""The tie-break: when the first peers split, a third peer trusted on the credential looks
+before an expert does (a credential's `tiebreak_peer` policy).
+
+The third peer's task is an ordinary peer task (reason "tiebreak", a day ahead in the queue)
+that only reviewers with at least the policy's trust on the credential may take
+(`review_tasks.min_trust`), and that neither first reviewer's school, their frequent partners
+(FREQUENT co-reviewed packets, or either reviewed the other's work) nor their flagged pairs may
+take (`submission_exclusions`). Routing enforces both, in PostgreSQL and in Redis.
+
+The three settle it when the third peer's own recommendation is the decision of the three's
+consensus (median or trust-weighted levels) and, for a pass, no disputed criterion is
+credited right on the pass line (see `settle`); otherwise the expert decides. An expert is
+also asked at once for high stakes, appeals and overdue work, as before.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.actions.escalations import (
+    DISAGREEMENT,
+    LEVEL_GAP,
+    SPLIT,
+    UNPROVEN,
+    UNSHARED,
+    RubricShape,
+    Scored,
+    consensus,
+)
+from app.models import (
+    AuditEntry,
+    Credential,
+    Decision,
+    Pool,
+    QualityPolicy,
+    ReviewTask,
+    SubmissionExclusion,
+    TaskReason,
+)
+
+# The triggers a third peer may settle (disagreements between peers, an agreement of two peers
+# with poor known-answer accuracy, a "not yet" on no shared criterion); the rest go to experts.
+SETTLEABLE = frozenset({DISAGREEMENT, SPLIT, LEVEL_GAP, UNPROVEN, UNSHARED})
+UNSETTLED = "tiebreak_unsettled"
+# Packets two reviewers scored together (on this credential) that make them frequent partners.
+FREQUENT = 3
+
+# Who may not break this tie, with why: members of the issuer's peer pool from either first
+# reviewer's school; whoever co-reviewed FREQUENT packets of the credential with either;
+# whoever reviewed either's work or had their work reviewed by either; either's flagged pairs.
+# In: :org, :credential, :firsts (the first reviewers), :frequent.
+KEPT_OFF_SQL = text(
+    """
+    WITH firsts AS (SELECT unnest(CAST(:firsts AS uuid[])) AS id)
+    SELECT m.user_id AS reviewer_id, 'school' AS reason
+      FROM memberships m JOIN users u ON u.id = m.user_id
+     WHERE m.organisation_id = :org AND m.role = 'reviewer' AND u.school IS NOT NULL
+       AND lower(u.school) IN (SELECT lower(f.school) FROM users f JOIN firsts USING (id)
+                                WHERE f.school IS NOT NULL)
+    UNION ALL
+    SELECT other.reviewer_id, 'frequent_partner'
+      FROM reviews mine
+      JOIN submissions s ON s.id = mine.submission_id AND s.credential_id = :credential
+      JOIN reviews other ON other.version_id = mine.version_id
+                        AND other.reviewer_id <> mine.reviewer_id AND other.state = 'submitted'
+     WHERE mine.reviewer_id IN (SELECT id FROM firsts) AND mine.state = 'submitted'
+     GROUP BY mine.reviewer_id, other.reviewer_id
+    HAVING count(*) >= :frequent
+    UNION ALL
+    SELECT r.reviewer_id, 'reviewed_them'
+      FROM reviews r JOIN submissions s ON s.id = r.submission_id
+     WHERE s.earner_id IN (SELECT id FROM firsts) AND r.state = 'submitted'
+    UNION ALL
+    SELECT s.earner_id, 'reviewed_by_them'
+      FROM reviews r JOIN submissions s ON s.id = r.submission_id
+     WHERE r.reviewer_id IN (SELECT id FROM firsts) AND r.state = 'submitted'
+    UNION ALL
+    SELECT CASE WHEN rp.reviewer_id IN (SELECT id FROM firsts) THEN rp.partner_id
+                ELSE rp.reviewer_id END, 'flagged_pair'
+      FROM reviewer_pairs rp
+     WHERE rp.reviewer_id IN (SELECT id FROM firsts) OR rp.partner_id IN (SELECT id FROM firsts)
+    """
+)
+
+
+def applies(policy: QualityPolicy, found: list[tuple[str, str]]) -> bool:
+    """Whether these triggers go to a third peer first (rather than straight to an expert)."""
+    return policy.tiebreak_peer and bool(found) and all(code in SETTLEABLE for code, _ in found)
+
+
+def settle(
+    shape: RubricShape,
+    three: list[Scored],
+    third: Scored,
+    *,
+    weighted: bool,
+    found: list[tuple[str, str]] | None = None,
+) -> str | None:
+    """The decision the first peers and the third settle on, or None: an expert decides.
+
+    Settled when the third peer's own recommendation is the decision of the three's consensus;
+    a pass besides needs every criterion that any of the three put below the pass line to be
+    credited above the line, not on it (a pass resting on one peer's borderline level against
+    another's is where false passes come from: the expert confirms those). The same holds
+    whatever the trigger (`found`, kept for the record): a pass on a "not yet" of two peers
+    on different criteria (UNSHARED) once settled on a third peer's level and was false."""
+    del found
+    levels = consensus(shape, three, weighted=weighted)
+    decision = shape.verdict(levels)
+    if third.recommendation != decision:
+        return None
+    if decision == Decision.passed:
+        line = shape.rubric.min_level
+        for criterion, level in levels.items():
+            disputed = any(r.levels.get(criterion, line) < line for r in three)
+            if disputed and level <= line:
+                return None
+    return decision
+
+
+async def kept_off(
+    session: AsyncSession, credential: Credential, firsts: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Who may not break the tie between `firsts`, with the first reason found."""
+    rows = (
+        await session.execute(
+            KEPT_OFF_SQL,
+            {
+                "org": credential.organisation_id,
+                "credential": credential.id,
+                "firsts": firsts,
+                "frequent": FREQUENT,
+            },
+        )
+    ).all()
+    found: dict[uuid.UUID, str] = {}
+    for reviewer_id, reason in rows:
+        if reviewer_id not in firsts:
+            found.setdefault(reviewer_id, reason)
+    return found
+
+
+async def open_tiebreak_task(
+    session: AsyncSession,
+    credential: Credential,
+    policy: QualityPolicy,
+    submission_id: uuid.UUID,
+    version_id: uuid.UUID,
+    firsts: list[uuid.UUID],
+) -> ReviewTask:
+    """Add the third peer's task, who is kept off it, and an audit entry; the caller commits
+    and then announces the task."""
+    excluded = await kept_off(session, credential, firsts)
+    task = ReviewTask(
+        submission_id=submission_id,
+        version_id=version_id,
+        pool=Pool.peer,
+        reason=TaskReason.tiebreak,
+        min_trust=float(policy.tiebreak_min_trust),
+    )
+    session.add(task)
+    await session.flush()
+    if excluded:
+        await session.execute(
+            insert(SubmissionExclusion)
+            .values(
+                [
+                    {"submission_id": submission_id, "reviewer_id": who, "reason": why}
+                    for who, why in excluded.items()
+                ]
+            )
+            .on_conflict_do_nothing()
+        )
+    reasons: dict[str, Any] = {}
+    for why in excluded.values():
+        reasons[why] = reasons.get(why, 0) + 1
+    session.add(
+        AuditEntry(
+            action="submission.tiebreak",
+            subject_type="submission",
+            subject_id=str(submission_id),
+            data={
+                "first_reviewers": [str(r) for r in firsts],
+                "min_trust": policy.tiebreak_min_trust,
+                "kept_off": reasons,
+            },
+        )
+    )
+    return task
