@@ -1,8 +1,8 @@
 """rigour without burning experts: the tie-break peer, trust-weighted consensus, reviewer
 pairs flagged for collusion, per-submission exclusions (issue 21)
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-08 09:12:05.113407
 """
 
@@ -13,8 +13,8 @@ import sqlmodel
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
