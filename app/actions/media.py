@@ -125,7 +125,8 @@ async def prepare_media(runtime: Runtime, sha256: str, slots: asyncio.Semaphore)
         told = {"percent": 0}
 
         def progress(percent: int) -> None:  # from the transcoding thread
-            told["percent"] = percent
+            # 100 % is "ready", which its own event says; while working, 99 at most.
+            told["percent"] = min(percent, 99)
 
         holders = await _holders(runtime, sha256)
 
