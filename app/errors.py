@@ -47,6 +47,7 @@ def is_unavailable(exc: BaseException) -> bool:
         sa_exc.TimeoutError,  # no pooled connection free in time
         asyncpg.exceptions.PostgresConnectionError,
         asyncpg.exceptions.CannotConnectNowError,  # starting up or recovering
+        asyncpg.exceptions.TooManyConnectionsError,  # no connection slot free (53300)
         asyncpg.exceptions.AdminShutdownError,
         asyncpg.exceptions.CrashShutdownError,
         asyncpg.exceptions.ConnectionDoesNotExistError,

@@ -256,6 +256,12 @@ async def race(
 # -- the benchmark ---------------------------------------------------------------------------
 
 
+# Every server is up at once: three MCX processes (one, and two behind one port) beside
+# pg_only's pool of 20 must stay inside PostgreSQL's usual max_connections of 100. Each MCX
+# process keeps 10 connections and 5 for its claim statements.
+SERVER_ENV = {"MCX_DB_POOL_SIZE": "10"}
+
+
 async def servers(mcx: Mcx, tasks: int, *, workers2: bool = True) -> list[Server]:
     """Start the baselines and MCX (and MCX on two processes), with their tasks."""
     runtime = mcx.runtime
@@ -278,14 +284,14 @@ async def servers(mcx: Mcx, tasks: int, *, workers2: bool = True) -> list[Server
                in_postgres=True, released_through_api=False)
     )  # fmt: skip
     port = free_port()
-    await mcx.serve(port, name="mcx")
+    await mcx.serve(port, name="mcx", env=SERVER_ENV)
     made.append(
         Server("mcx", port, CLAIM, mcx_tasks[:tasks], mcx_tasks[tasks:],
                in_postgres=True, released_through_api=True)
     )  # fmt: skip
     if workers2:
         port = free_port()
-        await mcx.serve(port, name="mcx x2", workers=2)
+        await mcx.serve(port, name="mcx x2", workers=2, env=SERVER_ENV)
         made.append(
             Server("mcx x2", port, CLAIM, mcx_tasks[:tasks], mcx_tasks[tasks:],
                    in_postgres=True, released_through_api=True)
