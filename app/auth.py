@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 
+from app.autopipe import autopipeline
 from app.models import CookieSession, Membership, User
 from app.settings import Settings
 
@@ -224,7 +225,8 @@ async def user_from_token(runtime: Runtime, token: str) -> User | None:
 
 async def _token_from_shared(runtime: Runtime, digest: str) -> _Known | None:
     try:
-        raw = await runtime.redis.get(_shared_key(runtime.settings, digest))
+        # With the other taps of this moment, in one pipeline (app/autopipe.py).
+        raw = await autopipeline(runtime.redis).call("GET", _shared_key(runtime.settings, digest))
     except RedisError:
         return None
     if raw is None:

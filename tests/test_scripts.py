@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from app.queue.scripts import BATCH_LIMIT, Scripts
+from app.autopipe import BATCH_LIMIT
+from app.queue.scripts import Scripts
 from app.runtime import Runtime
 
 SOURCES = {

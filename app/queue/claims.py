@@ -318,7 +318,7 @@ async def _confirm(runtime: Runtime, reviewer: User, row: Any) -> None:
 
 
 class _Announcer:
-    """lua/confirm.lua for every grant of this moment in one pipeline, after their commits:
+    """lua/confirm.lua for every grant of this moment, after their commits:
     the winner's answer does not wait for it, and a burst of winners costs one round trip
     rather than one each. A process that dies before the flush leaves PostgreSQL right (the
     earner's notification is a row they catch up on; the rebuild mends Redis)."""
@@ -338,12 +338,10 @@ class _Announcer:
             while self.pending:
                 await asyncio.sleep(0)  # the grants of this moment join the batch
                 batch, self.pending = self.pending, []
-                confirm = scripts(self.runtime.redis).script("confirm")
+                run = scripts(self.runtime.redis).run
                 try:
-                    async with self.runtime.redis.pipeline(transaction=False) as pipe:
-                        for args in batch:
-                            await confirm(keys=[], args=args, client=pipe)
-                        await pipe.execute()
+                    # One pipeline (app/autopipe.py).
+                    await asyncio.gather(*(run("confirm", *args) for args in batch))
                 except RedisError as exc:
                     # PostgreSQL holds the claims; the rebuild brings Redis back in line.
                     log.warning("could not record %d claims in the live queue: %s", len(batch), exc)
