@@ -492,7 +492,10 @@ async def test_coordinators_hear_of_overdue_work_once_a_day(
     phone = Device(service.endpoint("coord"))
     await _opt_in(client, "coord@mcx.example", phone)
     assert "As a coordinator" in (await client.get("/me/push")).text
-    soon, late = datetime.now(UTC) + timedelta(hours=1), datetime.now(UTC) + timedelta(hours=80)
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    # Noon of a day past the 72-hour target, so an hour later is the same day whatever the time
+    # of day the test runs (at 15:xx UTC, 80 hours on was 23:xx and an hour later a new day).
+    late = (datetime.now(UTC) + timedelta(days=4)).replace(hour=12, minute=0)
     for moment in (soon, late, late + timedelta(hours=1)):
         made = outbox.Made()
         await work.overdue_work(runtime, moment, made)
