@@ -7,8 +7,10 @@ import re
 import uuid
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
+from app import queue
 from app.actions import known_answers, tasks
 from app.actions.submissions import latest_rubric
 from app.models import (
@@ -327,3 +329,31 @@ async def test_recalibrating_lifts_a_suspension(
     result = await _score_example(client, runtime, credential, [2, 2])
     assert "Passed" in result.text
     assert (await client.post("/api/v1/tasks/claim-next", headers=auth(token))).status_code == 201
+
+
+async def test_claim_next_serves_known_answer_checks_when_postgresql_picks_too(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When Redis cannot answer claim-next (a pool unknown to it, or the reviewer's cached
+    eligibility dropped again at once), PostgreSQL picks: checks are served there too."""
+    credential, coordinator, _reviewer, token, submission_id = await _setup(
+        client, runtime, known_answer_percent=50
+    )
+    example = await f.calibration_example(runtime, coordinator, credential, [2, 2])
+
+    async def unknown(*_args: object) -> int:
+        return queue.UNKNOWN
+
+    monkeypatch.setattr(queue, "reserve_next", unknown)
+    monkeypatch.setattr(known_answers, "should_serve_known_answer", lambda percent: percent > 0)
+    claim = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
+    assert claim.status_code == 201, claim.text
+    async with runtime.sessions() as session:
+        check = await session.get(ReviewTask, uuid.UUID(claim.json()["task_id"]))
+        assert check is not None and check.submission_id == example.submission_id
+        real = (
+            await session.exec(
+                select(ReviewTask.state).where(ReviewTask.submission_id == uuid.UUID(submission_id))
+            )
+        ).all()
+    assert set(real) == {"open"}  # the real work waits for the next claim, untouched

@@ -204,6 +204,10 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
         if decision is None:
             if escalated is not None:
                 await queue.announce_open(runtime, escalated, submission, credential, "task.opened")
+            if policy.collusion_guard and len(peers) > 1:
+                # A grab-and-pass shows once a second review gives a reference: weigh the
+                # earner's pairs now, not only after the tie-break and the expert (a day on).
+                await collusion.check_earner(runtime, credential, submission, version_id)
             return None
         outcome = Outcome(
             submission_id=submission.id, version_id=version_id, decision=decision, rule=rule
