@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,30 @@ MEASURED_CHECKS = 2
 MEASURED_TRUST = f"""
     CASE WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) >= {MEASURED_CHECKS}
          THEN st.trust ELSE least(st.trust, 75.0) END"""
+
+# Known-answer checks are for reviewers not yet proven: once PROVEN_CHECKS checks average at
+# least PROVEN_ACCURACY credit, a quarter of the credential's rate keeps watching them (a check
+# costs a review's time that real work then waits for). A careless or biased reviewer never
+# averages that much, and stays at the full rate.
+PROVEN_CHECKS, PROVEN_ACCURACY, PROVEN_DIVISOR = 4, 0.75, 4
+# The rate a standing (`st`) of a credential with quality policy `qp` is served checks at.
+KNOWN_ANSWER_RATE = f"""
+    CASE WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) >= {PROVEN_CHECKS}
+          AND coalesce((st.components -> 'known_answer' ->> 'score')::float, 0)
+              >= {PROVEN_ACCURACY}
+         THEN ceil(coalesce(qp.known_answer_percent, 0) / {PROVEN_DIVISOR}.0)::int
+         ELSE coalesce(qp.known_answer_percent, 0) END"""
+
+
+def known_answer_rate(percent: int, components: dict[str, Any] | None) -> int:
+    """KNOWN_ANSWER_RATE in Python, from a standing's components."""
+    part = (components or {}).get("known_answer") or {}
+    proven = (
+        int(part.get("count") or 0) >= PROVEN_CHECKS
+        and float(part.get("score") or 0.0) >= PROVEN_ACCURACY
+    )
+    return math.ceil(percent / PROVEN_DIVISOR) if proven else percent
+
 
 # Every rule of eligibility for one task, one condition per line, as one SQL condition over
 # `review_tasks`, `submissions`, `credentials` and the earner (`earner`, a users row), with
@@ -276,7 +301,7 @@ POOL_RULES_SQL = text(
     """
     SELECT c.id AS credential_id, m.role, coalesce(st.trust, 75.0) AS trust,
            coalesce({measured}, 75.0) AS measured,
-           coalesce(qp.known_answer_percent, 0) AS known_answer_percent, c.lease_minutes,
+           {rate} AS known_answer_percent, c.lease_minutes,
            (st.suspended_at IS NULL
             AND (coalesce(qp.calibration_required, 0) = 0 OR st.calibrated_at IS NOT NULL))
                AS gate_open,
@@ -294,7 +319,7 @@ POOL_RULES_SQL = text(
             OR EXISTS (SELECT 1 FROM awards a
                         WHERE a.user_id = :reviewer AND a.revoked_at IS NULL
                           AND a.credential_id = c.required_badge_credential_id))
-    """.replace("{measured}", MEASURED_TRUST)
+    """.replace("{measured}", MEASURED_TRUST).replace("{rate}", KNOWN_ANSWER_RATE)
 )
 POOL_OF_ROLE = {Role.reviewer: Pool.peer, Role.expert: Pool.expert}
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import uuid
 
+from sqlmodel import select
+
 from app import access, queue
 from app.actions import known_answers
 from app.actions.policy import policy_for
 from app.errors import ActionError
-from app.models import User
+from app.models import ReviewerStanding, User
 from app.queue import GONE, TAKEN, Claim, announce_open, lease_seconds, reopened
 from app.runtime import Runtime
 
@@ -118,7 +120,17 @@ async def _known_answer_in_postgres(runtime: Runtime, reviewer: User) -> Claim |
         if row is None:
             return None
         task, _submission, credential = row
-        percent = (await policy_for(session, credential.id)).known_answer_percent
+        standing = (
+            await session.exec(
+                select(ReviewerStanding)
+                .where(ReviewerStanding.reviewer_id == reviewer.id)
+                .where(ReviewerStanding.credential_id == credential.id)
+            )
+        ).first()
+        percent = access.known_answer_rate(
+            (await policy_for(session, credential.id)).known_answer_percent,
+            standing.components if standing is not None else None,
+        )
     if not known_answers.should_serve_known_answer(percent):
         return None
     seconds = lease_seconds(runtime, credential)

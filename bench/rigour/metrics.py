@@ -289,6 +289,24 @@ async def measure(
         for me, other, done in ((ka, kb, reviews_a), (kb, ka, reviews_b)):
             if me in colluding and colluding[me].partner_reviewer == other:
                 paired_after[me] = int(done)
+    if debug:
+        sub_of = {key: uuid.UUID(sid) for key, sid in log.submission_of.items()}
+        for r in population.peers:
+            if r.trait != Trait.colluding or r.partner not in sub_of:
+                continue
+            sid = sub_of[r.partner]
+            on = [
+                f"{key_of_user.get(rv, '?')}:{trait_of.get(key_of_user.get(rv, '?'), '?')}:{pool}:"
+                + "".join(str(lv[c]) for c in sorted(lv))
+                for (s_, rv), (pool, lv) in reviews.items()
+                if s_ == sid
+            ]
+            print(
+                f"COLLUDER {r.key} partner-packet {r.partner} truth={truth[r.partner]} "
+                f"reviews={log.reviews[r.key]} paired_after={paired_after.get(r.key)} "
+                f"stopped_after={stopped_after.get(r.key)} on-packet={on}",
+                flush=True,
+            )
     return Result(
         policy=world.policy.name,
         label=world.policy.label,
