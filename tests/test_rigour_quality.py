@@ -502,3 +502,24 @@ def test_two_agreeing_peers_of_low_known_answer_accuracy_get_a_third_look() -> N
     third = _peers(shape, ([2, 1, 2, 2], 0.9))[0]
     found = triggers(policy, shape, weak)
     assert tiebreak.settle(shape, [*weak, third], third, weighted=True, found=found) is None
+
+
+def test_a_tie_break_does_not_rest_on_a_first_reviewer_suspended_since() -> None:
+    """Seen in a rigour run: a careless first peer (suspended for low trust a few reviews
+    later) and a third peer's slip on one criterion settled a false "not yet" on a packet
+    the other first peer passed. With the careless review set aside, the honest first peer and
+    the third disagree: the expert decides."""
+    shape = _shape()
+    careless, honest = _peers(shape, ([2, 1, 0, 3], 0.75), ([2, 3, 2, 2], 0.75))
+    third = _peers(shape, ([3, 1, 2, 2], 0.75))[0]
+    third.tiebreak = True
+    three = [careless, honest, third]
+    assert tiebreak.settle(shape, three, third, weighted=True) == Decision.not_yet
+    careless.set_aside = True
+    assert tiebreak.settle(shape, three, third, weighted=True) is None
+    # When the two who count agree, they settle it, on their own levels.
+    agreeing = _peers(shape, ([2, 2, 3, 2], 0.75))[0]
+    agreeing.tiebreak = True
+    assert tiebreak.settle(shape, [careless, honest, agreeing], agreeing, weighted=True) == (
+        Decision.passed
+    )

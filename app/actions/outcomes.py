@@ -183,6 +183,8 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
         )
         if policy.trust_weighted:
             await trust.load_weights(session, credential.id, peers)
+        if policy.tiebreak_peer:
+            await trust.mark_set_aside(session, credential.id, peers)
         decision, rule, found, third = _policy(
             credential, policy, shape, peers, experts, open_experts, escalated_for, tiebreaks
         )
