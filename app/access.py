@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,39 @@ def require_user(user: User | None) -> User:
 
 POOL_ROLE = {Pool.peer: Role.reviewer, Pool.expert: Role.expert}
 
+# Known-answer checks a reviewer's trust must rest on before it counts above the prior (75):
+# calibration is announced (a careless reviewer tries hard there and starts above 80), the
+# checks are not. Until then a trusted-peer task (a tie-break's minimum trust) is not theirs.
+MEASURED_CHECKS = 2
+# A standing's (`st`) trust as routing counts it: measured, or at most the prior.
+MEASURED_TRUST = f"""
+    CASE WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) >= {MEASURED_CHECKS}
+         THEN st.trust ELSE least(st.trust, 75.0) END"""
+
+# Known-answer checks are for reviewers not yet proven: once PROVEN_CHECKS checks average at
+# least PROVEN_ACCURACY credit, a quarter of the credential's rate keeps watching them (a check
+# costs a review's time that real work then waits for). A careless or biased reviewer never
+# averages that much, and stays at the full rate.
+PROVEN_CHECKS, PROVEN_ACCURACY, PROVEN_DIVISOR = 4, 0.75, 4
+# The rate a standing (`st`) of a credential with quality policy `qp` is served checks at.
+KNOWN_ANSWER_RATE = f"""
+    CASE WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) >= {PROVEN_CHECKS}
+          AND coalesce((st.components -> 'known_answer' ->> 'score')::float, 0)
+              >= {PROVEN_ACCURACY}
+         THEN ceil(coalesce(qp.known_answer_percent, 0) / {PROVEN_DIVISOR}.0)::int
+         ELSE coalesce(qp.known_answer_percent, 0) END"""
+
+
+def known_answer_rate(percent: int, components: dict[str, Any] | None) -> int:
+    """KNOWN_ANSWER_RATE in Python, from a standing's components."""
+    part = (components or {}).get("known_answer") or {}
+    proven = (
+        int(part.get("count") or 0) >= PROVEN_CHECKS
+        and float(part.get("score") or 0.0) >= PROVEN_ACCURACY
+    )
+    return math.ceil(percent / PROVEN_DIVISOR) if proven else percent
+
+
 # Every rule of eligibility for one task, one condition per line, as one SQL condition over
 # `review_tasks`, `submissions`, `credentials` and the earner (`earner`, a users row), with
 # the reviewer as :reviewer and their school, lowercased, as :school. Listing, claiming and
@@ -77,7 +111,7 @@ POOL_ROLE = {Pool.peer: Role.reviewer, Pool.expert: Role.expert}
 # earner's school when the credential says so; not kept off this submission (a tie-break's
 # exclusions); not flagged with the earner as a colluding pair (anywhere: a pair flagged by
 # one issuer is not routed each other's work by another); trusted at least as much as the task
-# asks (a tie-break).
+# asks (a tie-break), by trust that known-answer checks back (MEASURED_TRUST).
 ELIGIBLE_SQL = """
     EXISTS (SELECT 1 FROM memberships m
              WHERE m.user_id = :reviewer AND m.organisation_id = credentials.organisation_id
@@ -110,10 +144,10 @@ ELIGIBLE_SQL = """
                        AND ((rp.reviewer_id = :reviewer AND rp.partner_id = submissions.earner_id)
                          OR (rp.partner_id = :reviewer AND rp.reviewer_id = submissions.earner_id)))
     AND (review_tasks.min_trust IS NULL
-         OR coalesce((SELECT st.trust FROM reviewer_standings st
+         OR coalesce((SELECT {measured} FROM reviewer_standings st
                        WHERE st.credential_id = credentials.id AND st.reviewer_id = :reviewer),
                      75.0) >= review_tasks.min_trust)
-"""
+""".replace("{measured}", MEASURED_TRUST)
 
 
 def eligibility(user: User) -> Any:
@@ -253,6 +287,9 @@ class PoolRule:
     trust: float  # this reviewer's trust on the credential (the prior, 75, when unmeasured)
     known_answer_percent: int
     lease_minutes: int | None  # the credential's lease; None: the deployment's
+    # The trust a tie-break's minimum is held against (MEASURED_TRUST: at most the prior, 75,
+    # until known-answer checks back it).
+    measured: float = 75.0
 
 
 # The per-credential half of eligibility, for one reviewer, with what the live queue needs of
@@ -263,7 +300,8 @@ class PoolRule:
 POOL_RULES_SQL = text(
     """
     SELECT c.id AS credential_id, m.role, coalesce(st.trust, 75.0) AS trust,
-           coalesce(qp.known_answer_percent, 0) AS known_answer_percent, c.lease_minutes,
+           coalesce({measured}, 75.0) AS measured,
+           {rate} AS known_answer_percent, c.lease_minutes,
            (st.suspended_at IS NULL
             AND (coalesce(qp.calibration_required, 0) = 0 OR st.calibrated_at IS NOT NULL))
                AS gate_open,
@@ -281,7 +319,7 @@ POOL_RULES_SQL = text(
             OR EXISTS (SELECT 1 FROM awards a
                         WHERE a.user_id = :reviewer AND a.revoked_at IS NULL
                           AND a.credential_id = c.required_badge_credential_id))
-    """
+    """.replace("{measured}", MEASURED_TRUST).replace("{rate}", KNOWN_ANSWER_RATE)
 )
 POOL_OF_ROLE = {Role.reviewer: Pool.peer, Role.expert: Pool.expert}
 
@@ -302,7 +340,7 @@ def pool_rules_of(rows: Any) -> tuple[dict[tuple[uuid.UUID, str], PoolRule], int
             continue
         pool = POOL_OF_ROLE[Role(row.role)].value
         rules[(row.credential_id, pool)] = PoolRule(
-            float(row.trust), int(row.known_answer_percent), row.lease_minutes
+            float(row.trust), int(row.known_answer_percent), row.lease_minutes, float(row.measured)
         )
     return rules, held_back
 
@@ -322,7 +360,7 @@ async def reviewer_pool_rules(
     rows = (await session.execute(POOL_RULES_SQL, {"reviewer": user.id})).all()
     return {
         (row.credential_id, POOL_OF_ROLE[Role(row.role)].value): PoolRule(
-            float(row.trust), int(row.known_answer_percent), row.lease_minutes
+            float(row.trust), int(row.known_answer_percent), row.lease_minutes, float(row.measured)
         )
         for row in rows
     }

@@ -1,8 +1,9 @@
 """Caches that follow PostgreSQL: every committed change to a row a cache is made of drops
 the cached answers, by a hook on the runtime's sessions.
 
-- Eligibility (app.queue.pools): memberships, awards, reviewer standings, quality policies,
-  credentials, reviewer pairs, a person's school or active flag: the generation is bumped.
+- Eligibility (app.queue.pools): memberships, awards, quality policies, credentials, reviewer
+  pairs, a person's school or active flag: the generation is bumped. A reviewer standing
+  (written after every review) concerns one reviewer: only their generation is bumped.
 - Identities (app.auth): a token revoked or a person changed: this process forgets at once,
   the shared copies in Redis are deleted, and other processes forget within
   app.auth.CACHE_SECONDS. Sessions are ended by the log-out actions' own DELETE statements,
@@ -32,7 +33,6 @@ ELIGIBILITY_TABLES = frozenset(
     {
         "memberships",
         "awards",
-        "reviewer_standings",
         "quality_policies",
         "credentials",
         "reviewer_pairs",
@@ -42,6 +42,8 @@ ELIGIBILITY_TABLES = frozenset(
 PERSON_ELIGIBILITY = ("school", "is_active")
 # ... and these to who they are when they ask.
 PERSON_IDENTITY = ("is_active", "session_version", "school", "name", "email", "password_hash")
+# Rows of one reviewer's eligibility: their cached answer alone is dropped.
+REVIEWER_TABLES = frozenset({"reviewer_standings"})
 _KEY = "mcx_changes"
 HOOK = "mcx_on_commit"
 
@@ -49,11 +51,12 @@ HOOK = "mcx_on_commit"
 @dataclass
 class Changes:
     eligibility: bool = False
+    reviewers: set[str] = field(default_factory=set)  # user ids whose own eligibility changed
     people: set[str] = field(default_factory=set)  # user ids
     tokens: set[str] = field(default_factory=set)  # token digests
 
     def __bool__(self) -> bool:
-        return self.eligibility or bool(self.people) or bool(self.tokens)
+        return self.eligibility or bool(self.reviewers) or bool(self.people) or bool(self.tokens)
 
 
 def _changed(obj: object, names: tuple[str, ...]) -> bool:
@@ -64,12 +67,17 @@ def _changed(obj: object, names: tuple[str, ...]) -> bool:
 def _noticed(session: Session, _context: Any, _instances: Any) -> None:
     changes: Changes = session.info.setdefault(_KEY, Changes())
     for obj in (*session.new, *session.deleted):
-        if getattr(obj, "__tablename__", "") in ELIGIBILITY_TABLES:
+        table = getattr(obj, "__tablename__", "")
+        if table in ELIGIBILITY_TABLES:
             changes.eligibility = True
+        elif table in REVIEWER_TABLES:
+            changes.reviewers.add(str(obj.reviewer_id))
     for obj in session.dirty:
         table = getattr(obj, "__tablename__", "")
         if table in ELIGIBILITY_TABLES:
             changes.eligibility = True
+        elif table in REVIEWER_TABLES:
+            changes.reviewers.add(str(obj.reviewer_id))
         elif table == "users":
             changes.eligibility |= _changed(obj, PERSON_ELIGIBILITY)
             if _changed(obj, PERSON_IDENTITY):
@@ -104,7 +112,7 @@ def on_commit(redis: Redis, settings: Settings) -> Callable[[Changes], None]:
 
         if changes.people or changes.tokens:
             auth.forget()
-        if changes.eligibility:
+        if changes.eligibility or changes.reviewers:
             events.feed_changed()  # feeds and task lists drawn here before are stale
         task = asyncio.get_running_loop().create_task(apply(redis, settings, changes))
         pending.add(task)
@@ -116,10 +124,13 @@ def on_commit(redis: Redis, settings: Settings) -> Callable[[Changes], None]:
 async def apply(redis: Redis, settings: Settings, changes: Changes) -> None:
     from app import auth
     from app.queue.keys import eligibility_gen_key
+    from app.queue.pools import bump_reviewers
 
     try:
         if changes.eligibility:
             await redis.incr(eligibility_gen_key(settings))
+        elif changes.reviewers:
+            await bump_reviewers(redis, settings, sorted(changes.reviewers))
         if changes.people or changes.tokens:
             await auth.drop_shared(redis, settings, changes.people, changes.tokens)
     except RedisError as exc:  # cached answers then last their own time at most

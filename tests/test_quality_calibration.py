@@ -7,8 +7,10 @@ import re
 import uuid
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
+from app import queue
 from app.actions import known_answers, tasks
 from app.actions.submissions import latest_rubric
 from app.models import (
@@ -327,3 +329,43 @@ async def test_recalibrating_lifts_a_suspension(
     result = await _score_example(client, runtime, credential, [2, 2])
     assert "Passed" in result.text
     assert (await client.post("/api/v1/tasks/claim-next", headers=auth(token))).status_code == 201
+
+
+async def test_claim_next_serves_known_answer_checks_when_postgresql_picks_too(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When Redis cannot answer claim-next (a pool unknown to it, or the reviewer's cached
+    eligibility dropped again at once), PostgreSQL picks: checks are served there too."""
+    credential, coordinator, _reviewer, token, submission_id = await _setup(
+        client, runtime, known_answer_percent=50
+    )
+    example = await f.calibration_example(runtime, coordinator, credential, [2, 2])
+
+    async def unknown(*_args: object) -> int:
+        return queue.UNKNOWN
+
+    monkeypatch.setattr(queue, "reserve_next", unknown)
+    monkeypatch.setattr(known_answers, "should_serve_known_answer", lambda percent: percent > 0)
+    claim = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
+    assert claim.status_code == 201, claim.text
+    async with runtime.sessions() as session:
+        check = await session.get(ReviewTask, uuid.UUID(claim.json()["task_id"]))
+        assert check is not None and check.submission_id == example.submission_id
+        real = (
+            await session.exec(
+                select(ReviewTask.state).where(ReviewTask.submission_id == uuid.UUID(submission_id))
+            )
+        ).all()
+    assert set(real) == {"open"}  # the real work waits for the next claim, untouched
+
+
+def test_known_answer_checks_taper_for_a_proven_reviewer_only() -> None:
+    """A quarter of the rate once 4 checks average 0.75 credit or more; full rate before,
+    and for anyone whose checks average less (a careless or biased reviewer never gets there)."""
+    from app.access import known_answer_rate
+
+    assert known_answer_rate(25, None) == 25
+    assert known_answer_rate(25, {"known_answer": {"score": 1.0, "count": 3}}) == 25
+    assert known_answer_rate(25, {"known_answer": {"score": 0.6, "count": 9}}) == 25
+    assert known_answer_rate(25, {"known_answer": {"score": 0.8, "count": 4}}) == 7
+    assert known_answer_rate(0, {"known_answer": {"score": 1.0, "count": 9}}) == 0

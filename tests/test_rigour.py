@@ -92,10 +92,13 @@ def test_the_report_says_which_targets_were_met_and_which_were_missed(tmp_path: 
     results = [_result("two_peers", 90, 30, 20.0), _result("mcx", 98, 20, 24.0)]
     write_report(tmp_path, [Population("A", config, results, 300.0)], 300.0)
     report = (tmp_path / "RIGOUR.md").read_text()
-    assert "Decisions right: 98.0 % (target ≥ 97 %): met." in report
+    assert "Decisions right: 98.00 % (98 of 100) (target ≥ 97 %): met." in report
     assert "False passes: 1 (target 0): missed." in report
-    assert "Submissions seen by an expert: 20.0 % (target ≤ 15 %): missed." in report
-    assert "Median time to decision: 1.20× two-peer majority (target ≤ 1.25×): met." in report
+    assert "Submissions seen by an expert: 20.00 % (20 of 100) (target ≤ 15 %): missed." in report
+    assert (
+        "Median time to decision: 1.200× two-peer majority (24.00 h against 20.00 h) "
+        "(target ≤ 1.25×): met." in report
+    )
     assert (
         "2 of 2: 2 by the pair flag (reviews done when flagged: [3, 7]), 0 by the trust floor "
         "alone (target ≥ 3 of 4 (75 %)): met." in report
@@ -104,3 +107,16 @@ def test_the_report_says_which_targets_were_met_and_which_were_missed(tmp_path: 
     assert "Population A: 4 of 6 targets met; missed: False passes; Submissions seen" in report
     svg = (tmp_path / "rigour.svg").read_text()
     assert svg.startswith("<svg") and svg.count("<rect") > 8
+
+
+def test_a_figure_just_short_of_a_target_never_prints_as_reaching_it(tmp_path: Path) -> None:
+    config = RunConfig(params=Params(), policies=POLICIES)
+    # 128 of 132 right is 96.97 %: a one-decimal figure would read "97.0 %" and be missed.
+    mcx = _result("mcx", 98, 15, 25.01)
+    mcx.decided, mcx.right, mcx.submissions = 132, 128, 100
+    write_report(tmp_path, [Population("A", config, [_result("two_peers", 90, 0, 20.0), mcx],
+                                       300.0)], 300.0)  # fmt: skip
+    report = (tmp_path / "RIGOUR.md").read_text()
+    assert "Decisions right: 96.96 % (128 of 132) (target ≥ 97 %): missed." in report
+    assert "Submissions seen by an expert: 15.00 % (15 of 100) (target ≤ 15 %): met." in report
+    assert "1.251× two-peer majority (25.01 h against 20.00 h) (target ≤ 1.25×): missed." in report

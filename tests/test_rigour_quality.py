@@ -97,8 +97,8 @@ async def _review(
 
 async def _split(client: httpx.AsyncClient, runtime: Runtime) -> tuple[str, dict[str, str]]:
     """A packet two peers split on (one passes it, one does not) under the tie-break policy;
-    and tokens for: a newcomer, a trusted peer from the first reviewer's school, a trusted
-    peer from elsewhere."""
+    and tokens for: a newcomer, a peer trusted on calibration alone (no known-answer checks
+    yet), a trusted peer from the first reviewer's school, a trusted peer from elsewhere."""
     credential = await f.credential(runtime, peer_reviews=2)
     coordinator = await f.person(runtime, "coord", [Role.coordinator])
     await f.quality_policy(
@@ -111,14 +111,30 @@ async def _split(client: httpx.AsyncClient, runtime: Runtime) -> tuple[str, dict
     newcomer = await f.person(runtime, "newcomer", [Role.reviewer], school="Grant")
     colleague = await f.person(runtime, "colleague", [Role.reviewer], school="lincoln")
     stranger = await f.person(runtime, "stranger", [Role.reviewer], school="Grant")
+    unproven = await f.person(runtime, "unproven", [Role.reviewer], school="Grant")
+    checked = {"known_answer": {"score": 0.95, "count": 3}}
     async with runtime.sessions() as session:
         for who in (colleague, stranger):
-            session.add(ReviewerStanding(reviewer_id=who.id, credential_id=credential.id, trust=92))
+            session.add(
+                ReviewerStanding(
+                    reviewer_id=who.id, credential_id=credential.id, trust=92, components=checked
+                )
+            )
+        # Trust 92 from the announced calibration only: not measured on the live queue yet.
+        session.add(
+            ReviewerStanding(
+                reviewer_id=unproven.id,
+                credential_id=credential.id,
+                trust=92,
+                components={"calibration": {"score": 1.0, "count": 2}},
+            )
+        )
         await session.commit()
     await _review(client, await f.token_for(runtime, first), [2, 2])
     await _review(client, await f.token_for(runtime, second), [1, 2])
     tokens = {
         "newcomer": await f.token_for(runtime, newcomer),
+        "unproven": await f.token_for(runtime, unproven),
         "colleague": await f.token_for(runtime, colleague),
         "stranger": await f.token_for(runtime, stranger),
     }
@@ -158,8 +174,9 @@ async def test_a_split_asks_a_trusted_third_peer_from_elsewhere_not_an_expert(
             ).all()
         }
     assert "school" in kept  # the first reviewer's colleague, whatever the case of the name
-    # The newcomer (trust 75 < 80) and the colleague (same school) cannot take it ...
-    for who in ("newcomer", "colleague"):
+    # The newcomer (trust 75 < 80), the peer trusted on calibration alone (no known-answer
+    # checks behind it) and the colleague (same school) cannot take it ...
+    for who in ("newcomer", "unproven", "colleague"):
         refused = await client.post("/api/v1/tasks/claim-next", headers=auth(tokens[who]))
         assert refused.status_code == 404, (who, refused.text)
     # ... the trusted stranger does, and a "not yet" that the three's median agrees with stands.
@@ -361,6 +378,30 @@ async def test_a_grab_and_pass_through_the_api_flags_the_pair_and_blocks_it(
     assert (await client.post("/api/v1/tasks/claim-next", headers=auth(b_token))).status_code == 404
 
 
+async def test_a_grab_and_pass_is_flagged_before_the_decision_waits_on_a_third_peer(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """The split sends the packet to a third peer (and maybe an expert), a day or more: the
+    pair is weighed as soon as a second review gives a reference, not after the decision."""
+    credential = await f.credential(runtime, peer_reviews=2)
+    coordinator = await f.person(runtime, "coord", [Role.coordinator])
+    await f.quality_policy(
+        runtime, coordinator, credential, tiebreak_peer=True, collusion_guard=True
+    )
+    a = await f.person(runtime, "alice", [Role.reviewer])
+    b = await f.person(runtime, "bob", [Role.reviewer])
+    honest = await f.person(runtime, "carol", [Role.reviewer])
+    a_token, b_token = await f.token_for(runtime, a), await f.token_for(runtime, b)
+    await f.submitted(client, runtime, a_token, credential)
+    await _review(client, b_token, [3, 3])  # bob grabs alice's packet and passes it
+    await _review(client, await f.token_for(runtime, honest), [0, 1])
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(Outcome))).all() == []  # a third peer is asked
+        (pair,) = (await session.exec(select(ReviewerPair))).all()
+    assert {pair.reviewer_id, pair.partner_id} == {a.id, b.id} and pair.blocked
+    assert pair.evidence["fast_claims"] == 1
+
+
 async def test_coordinators_see_a_flagged_pair_with_its_evidence_and_may_clear_it(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
@@ -461,3 +502,24 @@ def test_two_agreeing_peers_of_low_known_answer_accuracy_get_a_third_look() -> N
     third = _peers(shape, ([2, 1, 2, 2], 0.9))[0]
     found = triggers(policy, shape, weak)
     assert tiebreak.settle(shape, [*weak, third], third, weighted=True, found=found) is None
+
+
+def test_a_tie_break_does_not_rest_on_a_first_reviewer_suspended_since() -> None:
+    """Seen in a rigour run: a careless first peer (suspended for low trust a few reviews
+    later) and a third peer's slip on one criterion settled a false "not yet" on a packet
+    the other first peer passed. With the careless review set aside, the honest first peer and
+    the third disagree: the expert decides."""
+    shape = _shape()
+    careless, honest = _peers(shape, ([2, 1, 0, 3], 0.75), ([2, 3, 2, 2], 0.75))
+    third = _peers(shape, ([3, 1, 2, 2], 0.75))[0]
+    third.tiebreak = True
+    three = [careless, honest, third]
+    assert tiebreak.settle(shape, three, third, weighted=True) == Decision.not_yet
+    careless.set_aside = True
+    assert tiebreak.settle(shape, three, third, weighted=True) is None
+    # When the two who count agree, they settle it, on their own levels.
+    agreeing = _peers(shape, ([2, 2, 3, 2], 0.75))[0]
+    agreeing.tiebreak = True
+    assert tiebreak.settle(shape, [careless, honest, agreeing], agreeing, weighted=True) == (
+        Decision.passed
+    )

@@ -11,7 +11,10 @@ FLAG_SCORE is flagged for the issuer's coordinators with the evidence, and while
 neither is routed the other's work (app.access.ELIGIBLE_SQL, lua/claim*.lua). The block costs
 little (the work goes to someone else), so one clear grab-and-pass is enough to set it.
 
-Checked after each decision (app.actions.outcomes), for the pairs that decision touches.
+Checked after each decision (app.actions.outcomes), for the pairs that decision touches; and,
+for the earner's pairs when the earner is a fellow reviewer, after each review from the second
+on (a grab-and-pass shows once another review gives a reference; the decision may be a day
+away, behind a third peer and an expert).
 """
 
 from __future__ import annotations
@@ -314,6 +317,31 @@ async def check_decided(
     flagged = []
     for low, high in sorted(pairs):
         row = await check_pair(runtime, credential, low, high)
+        if row is not None and row.blocked:
+            flagged.append(row)
+    return flagged
+
+
+async def check_earner(
+    runtime: Runtime, credential: Credential, submission: Submission, version_id: uuid.UUID
+) -> list[ReviewerPair]:
+    """Before a decision: weigh the earner (when a fellow reviewer) with each reviewer of the
+    version so far. Co-reviewing pairs wait for the decision (check_decided)."""
+    async with runtime.engine.connect() as conn:
+        earner_reviews = (
+            await conn.execute(
+                IS_REVIEWER_SQL,
+                {"person": submission.earner_id, "org": credential.organisation_id},
+            )
+        ).scalar_one()
+        if not earner_reviews:
+            return []
+        reviewers = [row[0] for row in (await conn.execute(FELLOWS_SQL, {"version": version_id}))]
+    flagged = []
+    for reviewer in sorted(reviewers):
+        if reviewer == submission.earner_id:
+            continue
+        row = await check_pair(runtime, credential, *_ordered(reviewer, submission.earner_id))
         if row is not None and row.blocked:
             flagged.append(row)
     return flagged

@@ -63,6 +63,9 @@ class Scored:
     # The reviewer's weight under a trust-weighted policy (app.agreement.accuracy_weight).
     weight: float = 1.0
     tiebreak: bool = False  # the third peer's review of a tie-break
+    # Its reviewer has since been suspended on the credential for low trust: a tie-break does
+    # not rest on it (app.actions.tiebreak.settle).
+    set_aside: bool = False
 
 
 @dataclass

@@ -183,6 +183,8 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
         )
         if policy.trust_weighted:
             await trust.load_weights(session, credential.id, peers)
+        if policy.tiebreak_peer:
+            await trust.mark_set_aside(session, credential.id, peers)
         decision, rule, found, third = _policy(
             credential, policy, shape, peers, experts, open_experts, escalated_for, tiebreaks
         )
@@ -204,6 +206,10 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
         if decision is None:
             if escalated is not None:
                 await queue.announce_open(runtime, escalated, submission, credential, "task.opened")
+            if policy.collusion_guard and len(peers) > 1:
+                # A grab-and-pass shows once a second review gives a reference: weigh the
+                # earner's pairs now, not only after the tie-break and the expert (a day on).
+                await collusion.check_earner(runtime, credential, submission, version_id)
             return None
         outcome = Outcome(
             submission_id=submission.id, version_id=version_id, decision=decision, rule=rule

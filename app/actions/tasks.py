@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import uuid
 
-from app import queue
+from sqlmodel import select
+
+from app import access, queue
 from app.actions import known_answers
+from app.actions.policy import policy_for
 from app.errors import ActionError
-from app.models import User
+from app.models import ReviewerStanding, User
 from app.queue import GONE, TAKEN, Claim, announce_open, lease_seconds, reopened
 from app.runtime import Runtime
 
@@ -54,6 +57,9 @@ async def claim_next(runtime: Runtime, reviewer: User) -> Claim:
     for _ in range(ATTEMPTS):
         found = await queue.reserve_next(runtime, reviewer, skip)
         if found == queue.UNKNOWN:
+            check = await _known_answer_in_postgres(runtime, reviewer)
+            if check is not None:
+                return check
             claim = await queue.claim_next_in_postgres(runtime, reviewer)
             if claim is None:
                 raise await _no_work(runtime, reviewer)
@@ -101,6 +107,36 @@ async def _known_answer_instead(
     if check is not None:
         await queue.unreserve(runtime, reviewer, found)
     return check
+
+
+async def _known_answer_in_postgres(runtime: Runtime, reviewer: User) -> Claim | None:
+    """The same coin when PostgreSQL picks (Redis does not know a pool, or the cached
+    eligibility was dropped again at once): the credential of the best open task for this
+    reviewer sets the rate, so a check is never skipped because of where the answer came from."""
+    async with runtime.sessions() as session:
+        row = (
+            await session.execute(access.by_priority(access.eligible_tasks(reviewer)).limit(1))
+        ).first()
+        if row is None:
+            return None
+        task, _submission, credential = row
+        standing = (
+            await session.exec(
+                select(ReviewerStanding)
+                .where(ReviewerStanding.reviewer_id == reviewer.id)
+                .where(ReviewerStanding.credential_id == credential.id)
+            )
+        ).first()
+        percent = access.known_answer_rate(
+            (await policy_for(session, credential.id)).known_answer_percent,
+            standing.components if standing is not None else None,
+        )
+    if not known_answers.should_serve_known_answer(percent):
+        return None
+    seconds = lease_seconds(runtime, credential)
+    return await known_answers.serve_known_answer(
+        runtime, reviewer, credential.id, task.pool, seconds, task.created_at
+    )
 
 
 async def _no_work(runtime: Runtime, reviewer: User) -> ActionError:

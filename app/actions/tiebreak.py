@@ -108,8 +108,17 @@ def settle(
     credited above the line, not on it (a pass resting on one peer's borderline level against
     another's is where false passes come from: the expert confirms those). The same holds
     whatever the trigger (`found`, kept for the record): a pass on a "not yet" of two peers
-    on different criteria (UNSHARED) once settled on a third peer's level and was false."""
+    on different criteria (UNSHARED) once settled on a third peer's level and was false.
+
+    A first review whose reviewer has since been suspended for low trust (`set_aside`) does
+    not count: the others settle it only if they all recommend the same (a careless first
+    review and a third peer's slip on one criterion once made a false "not yet")."""
     del found
+    counted = [r for r in three if not r.set_aside]
+    if len(counted) < len(three):
+        if not counted or len({r.recommendation for r in counted}) != 1:
+            return None
+        three = counted
     levels = consensus(shape, three, weighted=weighted)
     decision = shape.verdict(levels)
     if third.recommendation != decision:

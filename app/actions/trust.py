@@ -237,6 +237,26 @@ async def load_weights(
         review.weight = accuracy_weight(part.get("score"), int(part.get("count") or 0))
 
 
+async def mark_set_aside(
+    session: AsyncSession, credential_id: uuid.UUID, reviews: list[Scored]
+) -> None:
+    """Mark the reviews whose reviewers are suspended on the credential now, in one query."""
+    if not reviews:
+        return
+    suspended = set(
+        (
+            await session.exec(
+                select(ReviewerStanding.reviewer_id)
+                .where(ReviewerStanding.credential_id == credential_id)
+                .where(col(ReviewerStanding.reviewer_id).in_([r.reviewer_id for r in reviews]))
+                .where(col(ReviewerStanding.suspended_at).is_not(None))
+            )
+        ).all()
+    )
+    for review in reviews:
+        review.set_aside = review.reviewer_id in suspended
+
+
 async def refresh_many(runtime: Runtime, pairs: set[tuple[uuid.UUID, uuid.UUID]]) -> None:
     """Recompute (reviewer, credential) standings after new evidence, each committed."""
     for reviewer_id, credential_id in pairs:

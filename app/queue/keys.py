@@ -80,5 +80,11 @@ def eligibility_gen_key(settings: Settings) -> str:
     return settings.redis_prefix + "q:elig:gen"
 
 
+def reviewer_gen_key(settings: Settings, reviewer_id: uuid.UUID | str) -> str:
+    """Bumped when one reviewer's own eligibility facts change (their standings)."""
+    return f"{settings.redis_prefix}q:elig:gen:{reviewer_id}"
+
+
 def eligibility_key(settings: Settings, gen: str, reviewer_id: uuid.UUID) -> str:
+    """`gen` is "{global generation}.{the reviewer's generation}"."""
     return f"{settings.redis_prefix}q:elig:{gen}:{reviewer_id}"

@@ -2,8 +2,11 @@
 
 Worked out from PostgreSQL (app.access.reviewer_pool_rules: role, membership, required
 badge, calibration, trust suspension, flagged colluding partners) on first need and kept for
-CACHE_SECONDS under a generation number. Anything that changes those facts calls `changed`,
-which bumps the generation, so every cached answer is dropped at once. A stale answer can
+CACHE_SECONDS under two generation numbers: the exchange's and the reviewer's own. A change
+of facts that concern many reviewers (a role, a policy, a badge) bumps the exchange's (`changed`),
+dropping every cached answer at once; a change of one reviewer's standing (trust after each
+review, a suspension) bumps only theirs (`reviewer_changed`), so a busy exchange does not keep
+dropping everyone's cache. A stale answer can
 only cost a wasted tap: PostgreSQL's claim statement re-checks every rule.
 """
 
@@ -11,27 +14,35 @@ from __future__ import annotations
 
 import logging
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app import access
 from app.models import User
 from app.queue.hot import Statement
-from app.queue.keys import eligibility_gen_key, eligibility_key
+from app.queue.keys import eligibility_gen_key, eligibility_key, reviewer_gen_key
 from app.runtime import Runtime
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 # Every change of these facts through MCX drops the cache at once (app.invalidation); the
 # time limit only bounds a change made behind MCX's back (raw SQL).
 CACHE_SECONDS = 300
+# A reviewer's generation outlives every entry stored under it, so when it lapses (and counts
+# from 0 again) no entry of an earlier count is still there to be read.
+REVIEWER_GEN_SECONDS = 4 * CACHE_SECONDS
 POOL_RULES = Statement(access.POOL_RULES_SQL.text)
 
 
 async def cache(runtime: Runtime, reviewer: User) -> dict[str, str]:
     """Work out the reviewer's pools from PostgreSQL and cache them; the cached hash."""
     settings, redis = runtime.settings, runtime.redis
-    # The generation is read first: a change committed while PostgreSQL is asked bumps it,
-    # and this entry, stored under the old one, is never read.
-    gen = await redis.get(eligibility_gen_key(settings)) or "0"
+    # The generations are read first: a change committed while PostgreSQL is asked bumps one,
+    # and this entry, stored under the old ones, is never read.
+    exchange, own = await redis.mget(
+        eligibility_gen_key(settings), reviewer_gen_key(settings, reviewer.id)
+    )
+    gen = f"{exchange or 0}.{own or 0}"
     rows = await runtime.hot.fetch(POOL_RULES, {"reviewer": reviewer.id})
     rules, held_back = access.pool_rules_of(rows)
     default_minutes = runtime.settings.lease_minutes
@@ -45,6 +56,8 @@ async def cache(runtime: Runtime, reviewer: User) -> dict[str, str]:
         )
         for (credential_id, pool), rule in rules.items()
     }
+    for (credential_id, pool), rule in rules.items():
+        entry[f"~m:{credential_id}:{pool}"] = f"{rule.measured:g}"
     entry["~"] = str(max(held_back, 0))  # present even with no pools: "cached, none"
     if reviewer.school:
         entry["~school"] = reviewer.school.lower().replace("|", " ")
@@ -74,3 +87,18 @@ async def changed(runtime: Runtime) -> None:
     """Some eligibility fact changed (a role, a badge, calibration, trust, a policy): every
     cached answer is dropped. Call after the commit."""
     await runtime.redis.incr(eligibility_gen_key(runtime.settings))
+
+
+async def reviewer_changed(runtime: Runtime, reviewer_ids: list[str]) -> None:
+    """These reviewers' own eligibility facts changed (their standing): their cached answers
+    are dropped, nobody else's. Call after the commit."""
+    await bump_reviewers(runtime.redis, runtime.settings, reviewer_ids)
+
+
+async def bump_reviewers(redis: Redis, settings: Settings, reviewer_ids: list[str]) -> None:
+    async with redis.pipeline(transaction=False) as pipe:
+        for reviewer_id in reviewer_ids:
+            key = reviewer_gen_key(settings, reviewer_id)
+            pipe.incr(key)
+            pipe.expire(key, REVIEWER_GEN_SECONDS)
+        await pipe.execute()

@@ -16,6 +16,7 @@ import statistics
 import uuid
 from dataclasses import dataclass, field
 
+from app.access import MEASURED_CHECKS, known_answer_rate
 from app.actions import tiebreak
 from app.actions.escalations import RubricShape, Scored, consensus, triggers
 from app.actions.trust import combine
@@ -147,6 +148,12 @@ class _Run:
             }
         )
 
+    def measured_trust(self, key: str) -> float:
+        """Trust as routing counts it (app.access.MEASURED_TRUST): at most the prior until
+        known-answer checks back it."""
+        trust = self.trust(key)
+        return trust if len(self.checks[key]) >= MEASURED_CHECKS else min(trust, 75.0)
+
     def available(self, exclude: set[str]) -> list[Reviewer]:
         return [
             p
@@ -160,10 +167,20 @@ class _Run:
         while candidates := [
             p
             for p in self.available(exclude)
-            if min_trust is None or self.trust(p.key) >= min_trust
+            if min_trust is None or self.measured_trust(p.key) >= min_trust
         ]:
             reviewer = self.rng.choice(candidates)
-            if self.rng.random() * 100 < self.policy.known_answer_percent:
+            checks = self.checks[reviewer.key]
+            rate = known_answer_rate(
+                self.policy.known_answer_percent,
+                {
+                    "known_answer": {
+                        "score": statistics.fmean(checks) if checks else None,
+                        "count": len(checks),
+                    }
+                },
+            )
+            if self.rng.random() * 100 < rate:
                 self.out.known_answer_checks += 1
                 self.checks[reviewer.key].append(self.credit(reviewer, self.truth()))
                 if self.trust(reviewer.key) < self.policy.trust_floor:

@@ -1,6 +1,7 @@
 """The JSON API for what earlier work showed only as pages: quality (agreement, reviewers
-below the trust floor, flagged feedback), study groups, the growth plan and the self-check.
-Each reads through the same functions and access checks as its page."""
+below the trust floor, flagged feedback, reviewer pairs flagged for collusion), study groups,
+the growth plan and the self-check. Each reads through the same functions and access checks as
+its page."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app import access, growth, ratings
-from app.actions import groups, trust
+from app.actions import collusion, groups, trust
 from app.actions.growth import set_goals
 from app.actions.submissions import latest_version
 from app.actions.submissions.selfcheck import self_assessment_of, self_check
@@ -232,8 +233,32 @@ async def submission_self_check(request: Request) -> JSONResponse:
     )
 
 
+async def flagged_pairs(request: Request) -> JSONResponse:
+    """The reviewer pairs flagged for collusion on a credential's issuer, worst first, with the
+    evidence: what the credential's quality page shows, to its coordinators only."""
+    runtime, user = await caller(request)
+    found = await collusion.flagged_pairs(runtime, user, path_id(request, "credential_id"))
+    return JSONResponse(
+        {
+            "pairs": [
+                {
+                    "id": str(pair.id),
+                    "reviewers": [{"id": str(u.id), "name": u.name} for u in (one, other)],
+                    "score": pair.score,
+                    "blocked": pair.blocked,
+                    "flagged_at": pair.flagged_at.isoformat(),
+                    "cleared_at": pair.cleared_at.isoformat() if pair.cleared_at else None,
+                    "evidence": pair.evidence,
+                }
+                for pair, one, other in found
+            ]
+        }
+    )
+
+
 routes = [
     Route("/api/v1/quality", quality),
+    Route("/api/v1/quality/{credential_id}/pairs", flagged_pairs),
     Route("/api/v1/groups", my_groups),
     Route("/api/v1/groups/{group_id}", show_group),
     Route("/api/v1/growth", growth_plan),

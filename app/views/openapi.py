@@ -322,6 +322,10 @@ CATALOGUE_OPERATIONS: dict[tuple[str, str], Operation] = {
         ),
         errors=frozenset({404}),  # to anyone who coordinates no organisation
     ),
+    ("get", "/api/v1/quality/{credential_id}/pairs"): Operation(
+        success_content=_answer({"pairs": LIST}),
+        errors=frozenset({404}),  # to anyone but the credential's coordinators
+    ),
     ("get", "/api/v1/groups"): Operation(success_content=_answer({"groups": LIST})),
     ("get", "/api/v1/groups/{group_id}"): Operation(
         success_content=_answer({"id": UUID, "name": {"type": "string"}, "members": LIST})

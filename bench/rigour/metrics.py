@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import uuid
 from collections import Counter, defaultdict
@@ -97,7 +98,8 @@ async def measure(
         outcomes = (
             await conn.execute(
                 text(
-                    "SELECT s.id, o.decision, EXTRACT(EPOCH FROM o.decided_at - v.submitted_at) "
+                    "SELECT s.id, o.decision, EXTRACT(EPOCH FROM o.decided_at - v.submitted_at), "
+                    "o.rule "
                     "FROM submissions s JOIN submission_versions v ON v.submission_id = s.id "
                     "LEFT JOIN outcomes o ON o.version_id = v.id WHERE s.credential_id = :c"
                 ),
@@ -211,14 +213,31 @@ async def measure(
     right = false_pass = false_fail = decided = 0
     criterion_hits = criterion_total = 0
     hours: list[float] = []
-    for submission_id, decision, seconds in outcomes:
+    key_of_user = {uid: key for key, uid in world.user_ids.items()}
+    trait_of = {r.key: r.trait.value for r in (*population.peers, *population.experts)}
+    debug = os.environ.get("RIGOUR_DEBUG") and world.policy.name.startswith("mcx")
+    by_rule: dict[str, list[float]] = defaultdict(list)
+    for submission_id, decision, seconds, rule in outcomes:
         key = key_of.get(submission_id)
         if key is None or decision is None:
             continue
         decided += 1
         hours.append(float(seconds) / scale)
+        by_rule[str(rule)[:60]].append(float(seconds) / scale)
         truly = min(truth[key]) >= PASS_LEVEL
         said = decision == "pass"
+        if debug and said != truly:
+            who = [
+                f"{trait_of.get(key_of_user.get(r, '?'), '?')}:{pool}:"
+                + "".join(str(lv[c]) for c in sorted(lv))
+                for (s, r), (pool, lv) in reviews.items()
+                if s == submission_id
+            ]
+            print(
+                f"WRONG {world.policy.name} {key} truth={truth[key]} said={decision} "
+                f"h={float(seconds) / scale:.0f} rule={rule!r} {who}",
+                flush=True,
+            )
         right += said == truly
         false_pass += said and not truly
         false_fail += truly and not said
@@ -226,6 +245,14 @@ async def measure(
             final = final_levels(peer_levels[submission_id], expert_levels[submission_id])
             criterion_hits += sum(f == t for f, t in zip(final, truth[key], strict=True))
             criterion_total += CRITERIA
+
+    if os.environ.get("RIGOUR_DEBUG"):
+        for rule, spent in sorted(by_rule.items(), key=lambda kv: -len(kv[1])):
+            print(
+                f"RULE {world.policy.name} n={len(spent)} median={statistics.median(spent):.1f} "
+                f"{rule!r}",
+                flush=True,
+            )
 
     # Krippendorff's alpha (ordinal) over peer scores: units are (packet, criterion).
     coders = sorted({reviewer for (_, reviewer) in reviews if reviews[(_, reviewer)][0] == "peer"})
@@ -249,7 +276,6 @@ async def measure(
         else float("nan")  # one review per packet: nothing to agree on
     )
 
-    key_of_user = {uid: key for key, uid in world.user_ids.items()}
     stopped_after = {key_of_user[uid]: int(n) for uid, n in suspended}
     careless = [r.key for r in population.peers if r.trait == Trait.careless]
     colluders = [r.key for r in population.peers if r.trait == Trait.colluding]
@@ -263,6 +289,24 @@ async def measure(
         for me, other, done in ((ka, kb, reviews_a), (kb, ka, reviews_b)):
             if me in colluding and colluding[me].partner_reviewer == other:
                 paired_after[me] = int(done)
+    if debug:
+        sub_of = {key: uuid.UUID(sid) for key, sid in log.submission_of.items()}
+        for r in population.peers:
+            if r.trait != Trait.colluding or r.partner not in sub_of:
+                continue
+            sid = sub_of[r.partner]
+            on = [
+                f"{key_of_user.get(rv, '?')}:{trait_of.get(key_of_user.get(rv, '?'), '?')}:{pool}:"
+                + "".join(str(lv[c]) for c in sorted(lv))
+                for (s_, rv), (pool, lv) in reviews.items()
+                if s_ == sid
+            ]
+            print(
+                f"COLLUDER {r.key} partner-packet {r.partner} truth={truth[r.partner]} "
+                f"reviews={log.reviews[r.key]} paired_after={paired_after.get(r.key)} "
+                f"stopped_after={stopped_after.get(r.key)} on-packet={on}",
+                flush=True,
+            )
     return Result(
         policy=world.policy.name,
         label=world.policy.label,

@@ -32,6 +32,10 @@ class Target:
     met: bool
 
 
+def _caught(mcx: Result) -> int:
+    return mcx.colluders_paired_within_10 + mcx.colluders_suspended_within_10
+
+
 def targets(mcx: Result, baseline: Result | None) -> list[Target]:
     """Issue 21's targets for MCX's policy in one population, each met or missed."""
     ratio = (
@@ -39,20 +43,26 @@ def targets(mcx: Result, baseline: Result | None) -> list[Target]:
         if baseline and baseline.median_hours
         else float("nan")
     )
-    caught = mcx.colluders_paired_within_10 + mcx.colluders_suspended_within_10
+    caught = _caught(mcx)
     caught_share = caught / mcx.colluders if mcx.colluders else 1.0
     return [
-        Target("Decisions right", _pct(mcx.accuracy), "≥ 97 %", mcx.accuracy >= 0.97),
+        Target(
+            "Decisions right",
+            f"{_pct_toward(mcx.accuracy, up=False)} ({mcx.right} of {mcx.decided})",
+            "≥ 97 %",
+            mcx.accuracy >= 0.97,
+        ),
         Target("False passes", str(mcx.false_pass), "0", mcx.false_pass == 0),
         Target(
             "Submissions seen by an expert",
-            _pct(mcx.escalated_share),
+            f"{_pct_toward(mcx.escalated_share, up=True)} ({mcx.escalated} of {mcx.submissions})",
             "≤ 15 %",
             mcx.escalated_share <= 0.15,
         ),
         Target(
             "Median time to decision",
-            f"{_num(ratio, 2)}× two-peer majority",
+            f"{_toward(ratio, 3, up=True)}× two-peer majority ({_num(mcx.median_hours, 2)} h "
+            f"against {_num(baseline.median_hours if baseline else float('nan'), 2)} h)",
             "≤ 1.25×",
             ratio <= 1.25,
         ),
@@ -75,6 +85,22 @@ def targets(mcx: Result, baseline: Result | None) -> list[Target]:
 
 def _pct(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{100 * value:.1f} %"
+
+
+def _toward(value: float, digits: int, *, up: bool) -> str:
+    """`value` with `digits` decimals, rounded away from the side a target sits on (down for
+    an "at least", up for an "at most"), so the printed figure never reads as met when the
+    exact one missed (96.97 % is not "97.0 %")."""
+    if math.isnan(value):
+        return "n/a"
+    scaled = value * 10**digits
+    # A hair of tolerance keeps binary fractions (0.97 * 100) from stepping a digit.
+    stepped = math.ceil(scaled - 1e-9) if up else math.floor(scaled + 1e-9)
+    return f"{stepped / 10**digits:.{digits}f}"
+
+
+def _pct_toward(value: float, *, up: bool) -> str:
+    return "n/a" if math.isnan(value) else f"{_toward(100 * value, 2, up=up)} %"
 
 
 def _num(value: float, digits: int = 1) -> str:
@@ -174,10 +200,11 @@ def _population(population: Population) -> list[str]:
     ]
     for r in results:
         lines.append(
-            f"| {r.label} | {r.decided}/{r.submissions} | {_pct(r.accuracy)} | {r.false_pass} "
+            f"| {r.label} | {r.decided}/{r.submissions} | {_pct_toward(r.accuracy, up=False)} "
+            f"| {r.false_pass} "
             f"| {r.false_fail} | {_pct(r.criterion_right)} | {_num(r.alpha, 3)} "
-            f"| {_pct(r.escalated_share)} | {r.tiebreaks} / {r.settled_by_third} "
-            f"| {_num(r.expert_hours)} | {_num(r.median_hours)} "
+            f"| {_pct_toward(r.escalated_share, up=True)} | {r.tiebreaks} / {r.settled_by_third} "
+            f"| {_num(r.expert_hours)} | {_num(r.median_hours, 2)} "
             f"| {_num(r.p90_hours)} | {r.leases_expired} |"
         )
     lines.append("")
@@ -245,6 +272,15 @@ def write_report(out: Path, populations: list[Population], seconds: float) -> No
                     + "."
                 )
             )
+    mcx_runs = [r for population in populations for r in population.results if r.policy == "mcx"]
+    colluders = sum(r.colluders for r in mcx_runs)
+    if len(mcx_runs) > 1 and colluders:
+        caught = sum(_caught(r) for r in mcx_runs)
+        summary.append(
+            f"- Colluders who lost the right to review each other within their first 10 "
+            f"reviews, over all {len(mcx_runs)} populations: {caught} of {colluders} "
+            f"(target ≥ 75 %): {'met' if caught >= 0.75 * colluders else 'missed'}."
+        )
     if summary:
         lines += ["## Summary", "", *summary, ""]
     lines += ["![The chart](rigour.svg)", ""]

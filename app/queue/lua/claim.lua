@@ -23,7 +23,9 @@ if redis.call('EXISTS', tag .. ':ready') == 0 then return {-1, ''} end
 local holder = redis.call('HGET', tag .. ':holder', task)
 if holder == reviewer then return {2, pool} end
 if not redis.call('ZSCORE', tag .. ':open', task) then return {0, holder or ''} end
-local elig = p .. 'q:elig:' .. (redis.call('GET', p .. 'q:elig:gen') or '0') .. ':' .. reviewer
+-- The entry lives under the global generation and the reviewer's own (app.queue.pools).
+local elig = p .. 'q:elig:' .. (redis.call('GET', p .. 'q:elig:gen') or '0') .. '.'
+  .. (redis.call('GET', p .. 'q:elig:gen:' .. reviewer) or '0') .. ':' .. reviewer
 local rule = redis.call('HGET', elig, pool)
 if not rule then
   if redis.call('EXISTS', elig) == 0 then return {-9, ''} end
@@ -31,7 +33,8 @@ if not rule then
 end
 if earner == reviewer then return {-2, pool} end
 if redis.call('HEXISTS', elig, '~pair:' .. earner) == 1 then return {-2, pool} end
-if least ~= '' and tonumber(string.match(rule, '^([^|]*)')) < tonumber(least) then
+-- A tie-break's minimum trust is held against measured trust (app.access.MEASURED_TRUST).
+if least ~= '' and tonumber(redis.call('HGET', elig, '~m:' .. pool) or '0') < tonumber(least) then
   return {-2, pool}
 end
 if redis.call('SISMEMBER', p .. 'q:on:' .. submission, reviewer) == 1 then return {-2, pool} end

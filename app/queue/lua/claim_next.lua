@@ -11,7 +11,9 @@
 -- {-1, ''} a pool was never built (Redis lost it: PostgreSQL decides); {-3, ''} at the cap;
 -- {-9, ''} no cached eligibility.
 local p, reviewer = ARGV[1], ARGV[2]
-local elig = p .. 'q:elig:' .. (redis.call('GET', p .. 'q:elig:gen') or '0') .. ':' .. reviewer
+-- The entry lives under the global generation and the reviewer's own (app.queue.pools).
+local elig = p .. 'q:elig:' .. (redis.call('GET', p .. 'q:elig:gen') or '0') .. '.'
+  .. (redis.call('GET', p .. 'q:elig:gen:' .. reviewer) or '0') .. ':' .. reviewer
 local rules = redis.call('HGETALL', elig)
 if #rules == 0 then return {-9, ''} end
 local held = p .. 'q:held:' .. reviewer
@@ -53,7 +55,8 @@ while true do
            and redis.call('SISMEMBER', p .. 'q:on:' .. submission, reviewer) == 0
            and not (exschool ~= '' and exschool == school)
            and redis.call('HEXISTS', elig, '~pair:' .. earner) == 0
-           and (least == '' or c[4] >= tonumber(least)) then
+           and (least == ''
+                or tonumber(redis.call('HGET', elig, '~m:' .. c[3][1]) or '0') >= tonumber(least)) then
           local tag = p .. 'q:{' .. c[3][1] .. '}'
           local lease = tonumber(string.match(c[3][2], '([^|]*)$'))
           local now = redis.call('TIME')

@@ -6,7 +6,9 @@
 -- 'deadline<TAB>card' (cards are JSON, which never holds a raw tab or newline);
 -- {-1} a pool was never built (PostgreSQL answers); {-9} no cached eligibility.
 local p, reviewer, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local elig = p .. 'q:elig:' .. (redis.call('GET', p .. 'q:elig:gen') or '0') .. ':' .. reviewer
+-- The entry lives under the global generation and the reviewer's own (app.queue.pools).
+local elig = p .. 'q:elig:' .. (redis.call('GET', p .. 'q:elig:gen') or '0') .. '.'
+  .. (redis.call('GET', p .. 'q:elig:gen:' .. reviewer) or '0') .. ':' .. reviewer
 local rules = redis.call('HGETALL', elig)
 if #rules == 0 then return {-9} end
 local school, pools, trusts = nil, {}, {}
@@ -38,7 +40,7 @@ while true do
     local found = redis.call('ZRANGE', p .. 'q:{' .. pool .. '}:open', 0, window - 1, 'WITHSCORES')
     if #found >= 2 * window then more = true end
     for i = 1, #found, 2 do
-      candidates[#candidates + 1] = {found[i], tonumber(found[i + 1]), trusts[pool]}
+      candidates[#candidates + 1] = {found[i], tonumber(found[i + 1]), trusts[pool], pool}
     end
   end
   table.sort(candidates, function(a, b)
@@ -55,7 +57,8 @@ while true do
          and redis.call('SISMEMBER', p .. 'q:on:' .. submission, reviewer) == 0
          and not (exschool ~= '' and exschool == school)
          and redis.call('HEXISTS', elig, '~pair:' .. earner) == 0
-         and (least == '' or c[3] >= tonumber(least)) then
+         and (least == ''
+              or tonumber(redis.call('HGET', elig, '~m:' .. c[4]) or '0') >= tonumber(least)) then
         picked[#picked + 1] = c[1]
         if #picked >= limit then break end
       end
