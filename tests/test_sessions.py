@@ -129,18 +129,29 @@ async def test_a_logged_out_cookie_cannot_open_a_websocket(
     assert code == 4401 and message["error"] == "unauthenticated"
 
 
-async def test_log_out_everywhere_keeps_the_api_tokens_unless_asked(
+@pytest.fixture
+async def two_sessions(
     client: httpx.AsyncClient, other: httpx.AsyncClient, runtime: Runtime
-) -> None:
+) -> list[str]:
+    """EMAIL signed in on both browsers, with two personal API tokens, each used once (so it
+    is cached in this process and in Redis, the fast lane's look-up included); the tokens."""
     user = await make_user(runtime, EMAIL)
     tokens = await _tokens(runtime, user)
     await log_in(client, EMAIL)
     await log_in(other, EMAIL)
+    for token in tokens:
+        assert (await other.get("/api/v1/me", headers=bearer(token))).status_code == 200
+    assert (await other.get("/api/v1/tasks", headers=bearer(tokens[0]))).status_code == 200
+    return tokens
+
+
+async def test_log_out_everywhere_keeps_the_api_tokens_unless_asked(
+    client: httpx.AsyncClient, other: httpx.AsyncClient, runtime: Runtime, two_sessions: list[str]
+) -> None:
+    tokens = two_sessions
     page = await client.get("/account/security")
     assert "Signed-in sessions: 2" in page.text
     assert "Also revoke my 2 personal API tokens" in page.text
-    for token in tokens:  # used, so each is cached in this process and in Redis
-        assert (await other.get("/api/v1/me", headers=bearer(token))).status_code == 200
 
     csrf = await csrf_from(client, "/account/security")
     done = await client.post("/logout", data={"csrf_token": csrf, "everywhere": "1"})
@@ -156,17 +167,9 @@ async def test_log_out_everywhere_keeps_the_api_tokens_unless_asked(
 
 
 async def test_log_out_everywhere_can_revoke_every_api_token(
-    client: httpx.AsyncClient, other: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, other: httpx.AsyncClient, runtime: Runtime, two_sessions: list[str]
 ) -> None:
-    user = await make_user(runtime, EMAIL)
-    tokens = await _tokens(runtime, user)
-    await log_in(client, EMAIL)
-    await log_in(other, EMAIL)
-    for token in tokens:
-        assert (await other.get("/api/v1/me", headers=bearer(token))).status_code == 200
-    # The fast lane has its own look-up (app.fastlane): cache the token there too.
-    assert (await other.get("/api/v1/tasks", headers=bearer(tokens[0]))).status_code == 200
-
+    tokens = two_sessions
     csrf = await csrf_from(client, "/account/security")
     done = await client.post("/logout", data={"csrf_token": csrf, "everywhere": "1", "tokens": "1"})
     assert await _flash(client, done) == (
