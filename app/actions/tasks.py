@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlmodel import select
-
 from app import access, queue
 from app.actions import known_answers
-from app.actions.policy import policy_for
 from app.errors import ActionError
-from app.models import ReviewerStanding, User
+from app.models import User
 from app.queue import GONE, TAKEN, Claim, announce_open, lease_seconds, reopened
 from app.runtime import Runtime
 
@@ -120,17 +117,9 @@ async def _known_answer_in_postgres(runtime: Runtime, reviewer: User) -> Claim |
         if row is None:
             return None
         task, _submission, credential = row
-        standing = (
-            await session.exec(
-                select(ReviewerStanding)
-                .where(ReviewerStanding.reviewer_id == reviewer.id)
-                .where(ReviewerStanding.credential_id == credential.id)
-            )
-        ).first()
-        percent = access.known_answer_rate(
-            (await policy_for(session, credential.id)).known_answer_percent,
-            standing.components if standing is not None else None,
-        )
+        # The rate the live queue caches for this pool (app.access.POOL_RULES_SQL).
+        rule = (await access.reviewer_pool_rules(session, reviewer)).get((credential.id, task.pool))
+        percent = rule.known_answer_percent if rule is not None else 0
     if not known_answers.should_serve_known_answer(percent):
         return None
     seconds = lease_seconds(runtime, credential)
