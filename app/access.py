@@ -77,27 +77,35 @@ MEASURED_TRUST = f"""
     CASE WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) >= {MEASURED_CHECKS}
          THEN st.trust ELSE least(st.trust, 75.0) END"""
 
-# Known-answer checks are for reviewers not yet proven: once PROVEN_CHECKS checks average at
-# least PROVEN_ACCURACY credit, a quarter of the credential's rate keeps watching them (a check
-# costs a review's time that real work then waits for). A careless or biased reviewer never
-# averages that much, and stays at the full rate.
+# Known-answer checks are for reviewers not yet proven. Where the credential serves checks at
+# all, a reviewer's first MEASURED_CHECKS claims are checks (probation: a careless reviewer
+# who tried hard in the announced calibration shows it here, before any earner's packet rests
+# on them); then the credential's rate; once PROVEN_CHECKS checks average at least
+# PROVEN_ACCURACY credit, a quarter of it keeps watching them (a check costs a review's time
+# that real work then waits for). A careless or biased reviewer never averages that much, and
+# stays at the full rate.
 PROVEN_CHECKS, PROVEN_ACCURACY, PROVEN_DIVISOR = 4, 0.75, 4
 # The rate a standing (`st`) of a credential with quality policy `qp` is served checks at.
 KNOWN_ANSWER_RATE = f"""
-    CASE WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) >= {PROVEN_CHECKS}
+    CASE WHEN coalesce(qp.known_answer_percent, 0) = 0 THEN 0
+         WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) < {MEASURED_CHECKS}
+         THEN 100
+         WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) >= {PROVEN_CHECKS}
           AND coalesce((st.components -> 'known_answer' ->> 'score')::float, 0)
               >= {PROVEN_ACCURACY}
-         THEN ceil(coalesce(qp.known_answer_percent, 0) / {PROVEN_DIVISOR}.0)::int
-         ELSE coalesce(qp.known_answer_percent, 0) END"""
+         THEN ceil(qp.known_answer_percent / {PROVEN_DIVISOR}.0)::int
+         ELSE qp.known_answer_percent END"""
 
 
 def known_answer_rate(percent: int, components: dict[str, Any] | None) -> int:
     """KNOWN_ANSWER_RATE in Python, from a standing's components."""
     part = (components or {}).get("known_answer") or {}
-    proven = (
-        int(part.get("count") or 0) >= PROVEN_CHECKS
-        and float(part.get("score") or 0.0) >= PROVEN_ACCURACY
-    )
+    count = int(part.get("count") or 0)
+    if percent == 0:
+        return 0
+    if count < MEASURED_CHECKS:
+        return 100
+    proven = count >= PROVEN_CHECKS and float(part.get("score") or 0.0) >= PROVEN_ACCURACY
     return math.ceil(percent / PROVEN_DIVISOR) if proven else percent
 
 

@@ -359,12 +359,17 @@ async def test_claim_next_serves_known_answer_checks_when_postgresql_picks_too(
     assert set(real) == {"open"}  # the real work waits for the next claim, untouched
 
 
-def test_known_answer_checks_taper_for_a_proven_reviewer_only() -> None:
-    """A quarter of the rate once 4 checks average 0.75 credit or more; full rate before,
-    and for anyone whose checks average less (a careless or biased reviewer never gets there)."""
+def test_known_answer_checks_come_first_then_taper_for_a_proven_reviewer_only() -> None:
+    """Every claim a check until two checks measure the reviewer; a quarter of the rate once 4
+    checks average 0.75 credit or more; full rate in between, and for anyone whose checks
+    average less (a careless or biased reviewer never gets there); none where the credential
+    serves none."""
     from app.access import known_answer_rate
 
-    assert known_answer_rate(25, None) == 25
+    assert known_answer_rate(25, None) == 100
+    assert known_answer_rate(25, {"known_answer": {"score": 1.0, "count": 1}}) == 100
+    assert known_answer_rate(25, {"known_answer": {"score": 0.2, "count": 2}}) == 25
+    assert known_answer_rate(0, None) == 0
     assert known_answer_rate(25, {"known_answer": {"score": 1.0, "count": 3}}) == 25
     assert known_answer_rate(25, {"known_answer": {"score": 0.6, "count": 9}}) == 25
     assert known_answer_rate(25, {"known_answer": {"score": 0.8, "count": 4}}) == 7

@@ -30,6 +30,7 @@ from app.simulation.population import (
 from bench.rigour.world import World
 
 MARKER = re.compile(r"\[packet ([\w-]+)\]")
+ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 WORDS = (
     "students discussion evidence lesson feedback inquiry questions model practice growth "
     "reading writing talk partners goals criteria rubric exit ticket data small groups "
@@ -64,6 +65,9 @@ class Log:
     late: int = 0  # reviews refused because the lease had run out
     expert_reviews: int = 0
     errors: list[str] = field(default_factory=list)
+    # Wall seconds each API answer took, by request (ids folded): a simulated hour lasts
+    # `scale` seconds, so these are time the simulated people spend waiting too.
+    latency: dict[str, list[float]] = field(default_factory=dict)
 
 
 def reflection(earner_key: str, rng: random.Random) -> str:
@@ -80,12 +84,15 @@ class Actor:
         self.headers = {"Authorization": f"Bearer {world.tokens[key]}"}
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        began = time.monotonic()
         try:
             response = await self.http.request(method, path, headers=self.headers, **kwargs)
         except httpx.TransportError as exc:
             # Counted (the report shows every one), and the person carries on next visit.
             self.log.errors.append(f"{method} {path}: {exc!r}")
             raise
+        request = f"{method} {ID.sub('{id}', path)}"
+        self.log.latency.setdefault(request, []).append(time.monotonic() - began)
         if response.status_code >= 500:
             self.log.errors.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
         return response
@@ -247,19 +254,24 @@ async def colluder(
     *,
     review_hours: float,
 ) -> None:
-    """The grab: the partner messages when their packet is in; within minutes, whatever the
-    hour, the colluder claims it by id and passes it (a few tries, then gives up)."""
+    """The grab: the partner messages when their packet is in; from then on, whatever the
+    hour, the colluder looks for it in their open work every quarter hour or so (the list shows
+    the oldest first: a new packet may show only once the work ahead of it is taken), claims it
+    by id as soon as it shows and passes it; after GRAB_HOURS they give up."""
     while not stop.is_set() and who.partner not in actor.log.submission_of:
         await clock.sleep(0.1)
-    for _ in range(3):
-        if stop.is_set():
-            return
-        await clock.sleep(rng.uniform(0.05, 0.3))
+    until = clock.hours() + GRAB_HOURS
+    while not stop.is_set() and clock.hours() < until:
+        await clock.sleep(rng.uniform(0.05, 0.4))
         try:
             if await review_once(actor, who, truths, clock, rng, review_hours, grab=True):
                 return
         except httpx.TransportError:
             continue  # already counted
+
+
+# How long a colluder keeps looking for their partner's packet.
+GRAB_HOURS = 24.0
 
 
 def review_hours(population: Population, who: Reviewer) -> float:

@@ -247,6 +247,41 @@ async def measure(
             criterion_total += CRITERIA
 
     if os.environ.get("RIGOUR_DEBUG"):
+        async with engine.connect() as conn:
+            steps = (
+                await conn.execute(
+                    text(
+                        "SELECT t.pool || ':' || t.reason, "
+                        "EXTRACT(EPOCH FROM t.created_at - v.submitted_at), "
+                        "EXTRACT(EPOCH FROM t.claimed_at - t.created_at), "
+                        "EXTRACT(EPOCH FROM t.completed_at - t.claimed_at) "
+                        "FROM review_tasks t JOIN submission_versions v ON v.id = t.version_id "
+                        "JOIN submissions s ON s.id = t.submission_id "
+                        "WHERE s.credential_id = :c AND t.state = 'completed' "
+                        "AND s.id NOT IN (SELECT submission_id FROM calibration_examples)"
+                    ),
+                    {"c": world.credential_id},
+                )
+            ).all()
+        grouped: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        for kind, made, waited, worked in steps:
+            grouped[kind].append(
+                (float(made) / scale, float(waited) / scale, float(worked) / scale)
+            )
+        for request, took in sorted(log.latency.items()):
+            print(
+                f"API {world.policy.name} {request}: n={len(took)} median "
+                f"{statistics.median(took) * 1000:.0f} ms, p90 {quantile(took, 0.9) * 1000:.0f} ms",
+                flush=True,
+            )
+        for kind, rows in grouped.items():
+            print(
+                f"STEP {world.policy.name} {kind} n={len(rows)} opened after "
+                f"{statistics.median(r[0] for r in rows):.1f} h, claimed after "
+                f"{statistics.median(r[1] for r in rows):.1f} h (p90 {quantile([r[1] for r in rows], 0.9):.1f}), "
+                f"done in {statistics.median(r[2] for r in rows):.2f} h",
+                flush=True,
+            )
         for rule, spent in sorted(by_rule.items(), key=lambda kv: -len(kv[1])):
             print(
                 f"RULE {world.policy.name} n={len(spent)} median={statistics.median(spent):.1f} "
@@ -291,10 +326,10 @@ async def measure(
                 paired_after[me] = int(done)
     if debug:
         sub_of = {key: uuid.UUID(sid) for key, sid in log.submission_of.items()}
-        for r in population.peers:
-            if r.trait != Trait.colluding or r.partner not in sub_of:
+        for peer in population.peers:
+            if peer.trait != Trait.colluding or peer.partner not in sub_of:
                 continue
-            sid = sub_of[r.partner]
+            sid = sub_of[peer.partner]
             on = [
                 f"{key_of_user.get(rv, '?')}:{trait_of.get(key_of_user.get(rv, '?'), '?')}:{pool}:"
                 + "".join(str(lv[c]) for c in sorted(lv))
@@ -302,9 +337,9 @@ async def measure(
                 if s_ == sid
             ]
             print(
-                f"COLLUDER {r.key} partner-packet {r.partner} truth={truth[r.partner]} "
-                f"reviews={log.reviews[r.key]} paired_after={paired_after.get(r.key)} "
-                f"stopped_after={stopped_after.get(r.key)} on-packet={on}",
+                f"COLLUDER {peer.key} partner-packet {peer.partner} truth={truth[peer.partner]} "
+                f"reviews={log.reviews[peer.key]} paired_after={paired_after.get(peer.key)} "
+                f"stopped_after={stopped_after.get(peer.key)} on-packet={on}",
                 flush=True,
             )
     return Result(

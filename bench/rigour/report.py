@@ -189,7 +189,7 @@ def _population(population: Population) -> list[str]:
         f"the rest accurate) and {p.experts} experts. Packets arrive over {p.arrival_hours:.0f} "
         "simulated hours from Friday noon. Peers review in the evenings and at weekends "
         "(half of them also from a midday break on), experts in office hours; a colluder grabs their "
-        "partner's packet within minutes, whatever the hour. One simulated hour lasted "
+        "partner's packet as soon as their open work shows it, looking every quarter hour or so, whatever the hour, for a day. One simulated hour lasted "
         f"{config.scale} s of wall time; this population took {population.seconds / 60:.1f} "
         "minutes.",
         "",
