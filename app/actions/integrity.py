@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from datasketch import MinHash
 from sqlalchemy import and_, or_, text
 from sqlalchemy.dialects.postgresql import insert
@@ -43,6 +45,11 @@ NUM_PERM = 128
 # shares most of them.
 THRESHOLD = 0.4
 MAX_PASSAGES = 5
+# The hashing is named rather than left to datasketch's default, so that signatures made by
+# one version of the library compare with those of the next.
+SCHEME = "affine32"
+SIGNATURE_DTYPE = np.dtype("<u4")
+SIGNATURE_BYTES = NUM_PERM * SIGNATURE_DTYPE.itemsize
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 
 
@@ -57,10 +64,31 @@ def shingles(words: list[str], k: int = SHINGLE_WORDS) -> list[str]:
 
 
 def minhash(items: list[str]) -> MinHash:
-    sketch = MinHash(num_perm=NUM_PERM, seed=10)
-    for item in set(items):
-        sketch.update(item.encode("utf-8"))
+    sketch = MinHash(num_perm=NUM_PERM, seed=10, scheme=SCHEME)
+    sketch.update_batch([item.encode("utf-8") for item in set(items)])
     return sketch
+
+
+def signature(text: str) -> bytes:
+    """The text's shingles' MinHash as stored: NUM_PERM hash values, little-endian; empty bytes
+    for a text without words (it resembles nothing)."""
+    items = shingles(words_of(text))
+    if not items:
+        return b""
+    return minhash(items).hashvalues.astype(SIGNATURE_DTYPE).tobytes()
+
+
+def similarities(mine: bytes, theirs: Sequence[bytes]) -> np.ndarray:
+    """Estimated Jaccard similarity of `mine` with each of `theirs`: the share of equal hash
+    values (as MinHash.jaccard), all compared at once; 0.0 where either text has no words."""
+    scores = np.zeros(len(theirs))
+    rows = [i for i, other in enumerate(theirs) if other]
+    if not mine or not rows:
+        return scores
+    matrix = np.frombuffer(b"".join(theirs[i] for i in rows), dtype=SIGNATURE_DTYPE)
+    equal = matrix.reshape(len(rows), NUM_PERM) == np.frombuffer(mine, dtype=SIGNATURE_DTYPE)
+    scores[rows] = equal.mean(axis=1)
+    return scores
 
 
 @dataclass(frozen=True)
@@ -72,13 +100,17 @@ class Similarity:
 def compare(text: str, other: str) -> Similarity:
     """MinHash-estimated similarity, and the passages of `text` (as written) whose shingles
     `other` shares (consecutive shared shingles merged; the longest first)."""
-    spans = list(_WORD.finditer(text))
-    words = [m.group().lower() for m in spans]
-    mine, theirs = shingles(words), shingles(words_of(other))
+    mine, theirs = signature(text), signature(other)
     if not mine or not theirs:
         return Similarity(0.0, [])
-    score = minhash(mine).jaccard(minhash(theirs))
-    shared = set(mine) & set(theirs)
+    return Similarity(float(similarities(mine, [theirs])[0]), passages(text, other))
+
+
+def passages(text: str, other: str) -> list[str]:
+    """The passages of `text` (as written) whose shingles `other` shares, the longest first."""
+    spans = list(_WORD.finditer(text))
+    mine = shingles([m.group().lower() for m in spans])
+    shared = set(mine) & set(shingles(words_of(other)))
     runs: list[tuple[int, int]] = []
     for i, shingle in enumerate(mine):
         if shingle not in shared:
@@ -89,11 +121,10 @@ def compare(text: str, other: str) -> Similarity:
             runs.append((i, i))
     runs.sort(key=lambda run: run[0] - run[1])
     last = len(spans) - 1
-    passages = [
+    return [
         text[spans[start].start() : spans[min(end + SHINGLE_WORDS - 1, last)].end()]
         for start, end in runs[:MAX_PASSAGES]
     ]
-    return Similarity(score, passages)
 
 
 async def _others(session: AsyncSession, submission: Submission, condition: Any) -> list[Any]:
