@@ -9,17 +9,21 @@ import html
 import uuid
 
 import httpx
-from sqlmodel import select
+import pytest
+from datasketch import MinHash
+from sqlalchemy import text
+from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from app.actions.integrity import compare
+from app.actions import integrity
+from app.actions.integrity import compare, shingles, signature, similarities, words_of
 from app.actions.submissions import check_evidence
 from app.models import AuditEntry, EvidenceFlag, Role, Submission
 from app.runtime import Runtime
 from tests import factories as f
 from tests import media
 from tests.factories import auth, latest_version_id
-from tests.journey import browser, sign_in
+from tests.journey import browser, criteria, put_draft, sign_in
 from workers.integrity import scan_evidence
 
 ORIGINAL = (
@@ -195,3 +199,137 @@ async def test_a_coordinator_decides_a_flag_and_the_decision_is_audited(
     assert audit[0].data["note"] == "Copied from a colleague's earlier packet."
     # The decision is recorded; the packet itself is untouched (badges are revoked elsewhere).
     assert submission is not None and submission.state == "in_review"
+
+
+async def _signatures(runtime: Runtime) -> dict[str, bytes | None]:
+    """Each submission's stored reflection signature, by submission id."""
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT v.submission_id, a.minhash FROM artifacts a "
+                "JOIN submission_versions v ON v.id = a.version_id WHERE a.kind = 'reflection'"
+            )
+        )
+        return {str(submission_id): minhash for submission_id, minhash in rows.all()}
+
+
+async def _rescan(runtime: Runtime, submission_id: str) -> int:
+    version_id = await latest_version_id(runtime, submission_id)
+    return await scan_evidence({"runtime": runtime}, str(version_id))
+
+
+async def _store_signature(runtime: Runtime, submission_id: str, minhash: bytes | None) -> None:
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE artifacts SET minhash = :minhash WHERE kind = 'reflection' AND version_id "
+                "IN (SELECT id FROM submission_versions WHERE submission_id = :submission)"
+            ),
+            {"minhash": minhash, "submission": uuid.UUID(submission_id)},
+        )
+
+
+def test_stored_signatures_score_as_the_pairwise_minhash_did() -> None:
+    def pairwise(text: str, other: str) -> float:
+        """The scan's former score: both texts' MinHash made afresh for the pair."""
+        made = []
+        for body in (text, other):
+            sketch = MinHash(num_perm=128, seed=10)
+            for shingle in set(shingles(words_of(body))):
+                sketch.update(shingle.encode("utf-8"))
+            made.append(sketch)
+        return made[0].jaccard(made[1])
+
+    theirs = [signature(ORIGINAL), signature(DISTINCT)]
+    assert len(theirs[0]) == integrity.SIGNATURE_BYTES
+    near, unrelated = similarities(signature(NEAR_COPY), theirs).tolist()
+    assert near == compare(NEAR_COPY, ORIGINAL).score == pairwise(NEAR_COPY, ORIGINAL)
+    assert near >= integrity.THRESHOLD
+    assert unrelated == compare(NEAR_COPY, DISTINCT).score == pairwise(NEAR_COPY, DISTINCT)
+    assert unrelated < 0.1
+    # A text without words resembles nothing, as compare() says.
+    assert signature("") == b""
+    assert similarities(signature(ORIGINAL), [b"", theirs[0]]).tolist() == [0.0, 1.0]
+    assert similarities(b"", theirs).tolist() == [0.0, 0.0]
+
+
+async def test_a_scan_stores_the_signatures_it_compared(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime, submission_criteria=CRITERIA)
+    cid = str(credential.id)
+    first, _ = await _submit(client, runtime, cid, await _earner(runtime, "ann"), ORIGINAL)
+    copy, raised = await _submit(client, runtime, cid, await _earner(runtime, "bob"), NEAR_COPY)
+    assert raised == 1
+    async with runtime.sessions() as session:
+        flag = (await session.exec(select(EvidenceFlag))).one()
+    assert flag.similarity == round(compare(NEAR_COPY, ORIGINAL).score, 3)
+    assert await _signatures(runtime) == {
+        first: signature(ORIGINAL),
+        copy: signature(NEAR_COPY),
+    }
+    own, _ = await _submit(client, runtime, cid, await _earner(runtime, "cy"), DISTINCT)
+    # As after migration 0015: reflections handed in before it have no signature yet.
+    for submission_id in (first, copy, own):
+        await _store_signature(runtime, submission_id, None)
+    assert await _rescan(runtime, own) == 0
+    assert await _signatures(runtime) == {
+        first: signature(ORIGINAL),
+        copy: signature(NEAR_COPY),
+        own: signature(DISTINCT),
+    }
+
+
+async def test_a_stored_signature_is_not_made_again_and_judges_its_reflection(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credential = await f.credential(runtime, submission_criteria=CRITERIA)
+    cid = str(credential.id)
+    first, _ = await _submit(client, runtime, cid, await _earner(runtime, "ann"), ORIGINAL)
+    # The signature of another text, stored on ann's reflection: a scan that made hers again
+    # would find bob's near copy; one that trusts the stored signature finds nothing.
+    await _store_signature(runtime, first, signature(DISTINCT))
+    hashed: list[str] = []
+
+    def counted(body: str) -> bytes:
+        hashed.append(body)
+        return signature(body)
+
+    monkeypatch.setattr(integrity, "signature", counted)
+    copy, raised = await _submit(client, runtime, cid, await _earner(runtime, "bob"), NEAR_COPY)
+    assert raised == 0
+    assert hashed == [NEAR_COPY]  # bob's own, once
+    hashed.clear()
+    assert await _rescan(runtime, copy) == 0
+    assert hashed == []
+    assert await _signatures(runtime) == {first: signature(DISTINCT), copy: signature(NEAR_COPY)}
+
+
+async def test_a_packet_edited_after_its_scan_is_judged_by_its_new_text(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime, submission_criteria=CRITERIA)
+    cid = str(credential.id)
+    await _submit(client, runtime, cid, await _earner(runtime, "ann"), ORIGINAL)
+    bob = await _earner(runtime, "bob")
+    packet, raised = await _submit(client, runtime, cid, bob, DISTINCT)
+    assert raised == 0
+    # Taken back before any reviewer claimed it, and its reflection rewritten as a near copy.
+    taken = await client.post(f"/api/v1/submissions/{packet}/edit", headers=auth(bob))
+    assert taken.status_code == 200, taken.text
+    csrf = await sign_in(client, "bob@mcx.example")
+    reflection = (await criteria(runtime, credential))["Reflection"]
+    assert (await put_draft(client, csrf, packet, reflection, text=NEAR_COPY)).status_code == 200
+    assert (await _signatures(runtime))[packet] is None
+    handed = await client.post(f"/api/v1/submissions/{packet}/submit", headers=auth(bob))
+    assert handed.status_code == 202
+    version_id = await latest_version_id(runtime, packet)
+    assert await check_evidence(runtime, version_id) == "in_review"
+    assert await scan_evidence({"runtime": runtime}, str(version_id)) == 1
+    async with runtime.sessions() as session:
+        flag = (
+            await session.exec(
+                select(EvidenceFlag).where(col(EvidenceFlag.submission_id) == uuid.UUID(packet))
+            )
+        ).one()
+    assert flag.kind == "similar_reflection"

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import check_in, created_field, id_field, when_field
@@ -102,4 +102,8 @@ class Artifact(SQLModel, table=True):
     size_bytes: int | None = None
     url: str | None = Field(default=None, max_length=2000)
     body: str | None = None
+    # A reflection's MinHash signature (app.actions.integrity.signature), kept so that a scan
+    # compares stored signatures instead of hashing every other earner's text again; made on
+    # the first scan that needs it, cleared when the text changes.
+    minhash: bytes | None = Field(default=None, sa_type=LargeBinary)
     created_at: datetime = created_field()

@@ -74,6 +74,9 @@ async def save_draft(
                 version_id=version.id, criterion_id=criterion.id, kind=criterion.kind
             )
         if criterion.kind == ArtifactKind.reflection:
+            if artifact.body != value:
+                # A packet returned or taken back is edited in place: its signature is stale.
+                artifact.minhash = None
             artifact.body = value
         else:
             artifact.url = value
