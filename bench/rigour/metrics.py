@@ -6,7 +6,7 @@ import os
 import statistics
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import krippendorff
 import numpy as np
@@ -57,6 +57,9 @@ class Result:
     # Colluders whose pair was not flagged by their 10th review, but whose claim rights on the
     # credential were stopped (trust floor) by then: they cannot review their partner either.
     colluders_suspended_within_10: int = 0
+    # Per colluder, reviews done before their partner's packet was handed in (none flags a
+    # grab that has not happened), sorted.
+    colluder_reviews_before: list[int] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float:
@@ -199,6 +202,36 @@ async def measure(
                 {"c": world.credential_id},
             )
         ).all()
+
+        # Per colluder, reviews they had submitted when their partner's packet was handed in.
+        partner_packet = {
+            world.user_ids[r.key]: uuid.UUID(log.submission_of[r.partner])
+            for r in population.peers
+            if r.trait == Trait.colluding and r.partner in log.submission_of
+        }
+        before = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT count(r.id) FROM unnest(CAST(:colluders AS uuid[]), "
+                        "CAST(:packets AS uuid[])) AS c(reviewer_id, submission_id) "
+                        "JOIN submission_versions v ON v.submission_id = c.submission_id "
+                        "AND v.number = 1 "
+                        "LEFT JOIN reviews r ON r.reviewer_id = c.reviewer_id "
+                        "AND r.state = 'submitted' AND r.submitted_at < v.submitted_at "
+                        "GROUP BY c.reviewer_id"
+                    ),
+                    {
+                        "colluders": list(partner_packet),
+                        "packets": list(partner_packet.values()),
+                    },
+                )
+            )
+            .scalars()
+            .all()
+            if partner_packet
+            else []
+        )
 
     # review -> levels by criterion position
     reviews: dict[tuple[uuid.UUID, uuid.UUID], tuple[str, dict[int, int]]] = {}
@@ -373,6 +406,7 @@ async def measure(
             1 for k in colluders if paired_after.get(k, 11) > 10 and stopped_after.get(k, 11) <= 10
         ),
         colluder_reviews_at_flag=sorted(paired_after.values()),
+        colluder_reviews_before=sorted(int(n) for n in before),
         honest_flagged=len(flagged_people - set(colluding)),
         pairs_flagged=len(pairs),
         kept_out=kept_out,

@@ -36,12 +36,21 @@ def _caught(mcx: Result) -> int:
     return mcx.colluders_paired_within_10 + mcx.colluders_suspended_within_10
 
 
-def targets(mcx: Result, baseline: Result | None) -> list[Target]:
-    """Issue 21's targets for MCX's policy in one population, each met or missed."""
-    ratio = (
-        mcx.median_hours / baseline.median_hours
-        if baseline and baseline.median_hours
-        else float("nan")
+def _ratio(result: Result | None, baseline: Result | None) -> float:
+    if result is None or baseline is None or not baseline.median_hours:
+        return float("nan")
+    return result.median_hours / baseline.median_hours
+
+
+def targets(mcx: Result, baseline: Result | None, screened: Result | None = None) -> list[Target]:
+    """Issue 21's targets for MCX's policy in one population, each met or missed. `screened`:
+    two-peer majority among only the peers MCX keeps (the diagnostic), shown beside the time."""
+    ratio = _ratio(mcx, baseline)
+    floor = (
+        ""
+        if screened is None
+        else f"; two-peer majority among only the accurate, slow and colluding peers took "
+        f"{_num(screened.median_hours, 2)} h, {_toward(_ratio(screened, baseline), 3, up=True)}×"
     )
     caught = _caught(mcx)
     caught_share = caught / mcx.colluders if mcx.colluders else 1.0
@@ -62,7 +71,7 @@ def targets(mcx: Result, baseline: Result | None) -> list[Target]:
         Target(
             "Median time to decision",
             f"{_toward(ratio, 3, up=True)}× two-peer majority ({_num(mcx.median_hours, 2)} h "
-            f"against {_num(baseline.median_hours if baseline else float('nan'), 2)} h)",
+            f"against {_num(baseline.median_hours if baseline else float('nan'), 2)} h{floor})",
             "≤ 1.25×",
             ratio <= 1.25,
         ),
@@ -70,7 +79,8 @@ def targets(mcx: Result, baseline: Result | None) -> list[Target]:
             "Colluders who lost the right to review each other within their first 10 reviews",
             f"{caught} of {mcx.colluders}: {mcx.colluders_paired_within_10} by the pair flag "
             f"(reviews done when flagged: {mcx.colluder_reviews_at_flag}), "
-            f"{mcx.colluders_suspended_within_10} by the trust floor alone",
+            f"{mcx.colluders_suspended_within_10} by the trust floor alone; reviews each had "
+            f"done before their partner's packet was handed in: {mcx.colluder_reviews_before}",
             "≥ 3 of 4 (75 %)",
             caught_share >= 0.75,
         ),
@@ -215,7 +225,7 @@ def _population(population: Population) -> list[str]:
         lines += ["### Targets for MCX's full policy", ""]
         lines += [
             f"- {t.name}: {t.figure} (target {t.target}): {'met' if t.met else 'missed'}."
-            for t in targets(mcx, baseline)
+            for t in targets(mcx, baseline, by_name.get("two_peers_screened"))
         ]
         lines += [
             "",
@@ -260,7 +270,9 @@ def write_report(out: Path, populations: list[Population], seconds: float) -> No
     for population in populations:
         by_name = {r.policy: r for r in population.results}
         if "mcx" in by_name:
-            found = targets(by_name["mcx"], by_name.get("two_peers"))
+            found = targets(
+                by_name["mcx"], by_name.get("two_peers"), by_name.get("two_peers_screened")
+            )
             missed = [t.name for t in found if not t.met]
             summary.append(
                 f"- Population {population.name}: "

@@ -57,6 +57,8 @@ async def _simulate(
     stop = asyncio.Event()
     seed = config.params.seed
     truths = {e.key: e.truth for e in population.earners} | world.examples
+    traits = world.policy.peer_traits
+    peers = [r for r in population.peers if traits is None or r.trait in traits]
     limits = httpx.Limits(max_connections=40)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
         people = [
@@ -78,7 +80,7 @@ async def _simulate(
                 stop,
                 review_hours=review_hours(population, r),
             )
-            for r in population.peers
+            for r in peers
             if r.trait == Trait.colluding
         ]
         visits = {
@@ -98,7 +100,7 @@ async def _simulate(
                 visit_hours=visits[r.key],
                 review_hours=review_hours(population, r),
             )
-            for r in (*population.peers, *population.experts)
+            for r in (*peers, *population.experts)
         ]
         running = [asyncio.create_task(p) for p in people]
         try:

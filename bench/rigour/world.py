@@ -50,6 +50,10 @@ class Policy:
     quality: dict[str, Any] = field(default_factory=dict)
     # Calibration examples made (for the calibration gate and known-answer checks).
     examples: int = 0
+    # Only peers of these traits review (None: every peer). A diagnostic no real policy can
+    # run (it reads the hidden traits): how fast two peers are with only the reviewers a
+    # screening policy keeps.
+    peer_traits: frozenset[Trait] | None = None
 
 
 @dataclass
@@ -273,6 +277,13 @@ POLICIES: tuple[Policy, ...] = (
     Policy("one_peer", "One peer", 1),
     Policy("two_peers", "Two peers, majority (a tie counts the lower score)", 2),
     Policy("median_of_three", "Median of three peers (ORA2-style)", 3),
+    Policy(
+        "two_peers_screened",
+        "Two peers, majority, among the accurate, slow and colluding peers only (a diagnostic: "
+        "the reviewers MCX keeps, picked by their hidden traits)",
+        2,
+        peer_traits=frozenset({Trait.accurate, Trait.slow, Trait.colluding}),
+    ),
     Policy(
         "mcx",
         "MCX full policy (trusted third peer, trust-weighted levels, collusion guard)",
