@@ -59,7 +59,9 @@ def main() -> None:
             help=f"share of peers{', in pairs' if share == 'colluding' else ''} "
             f"(custom population; default {getattr(defaults, share)})",
         )
-    parser.add_argument("--scale", type=float, default=1.0, help="wall seconds per simulated hour")
+    parser.add_argument(
+        "--scale", type=float, default=RunConfig.scale, help="wall seconds per simulated hour"
+    )
     parser.add_argument(
         "--horizon", type=float, default=RunConfig.horizon_hours, help="simulated hours at most"
     )

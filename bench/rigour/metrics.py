@@ -57,6 +57,10 @@ class Result:
     # Colluders whose pair was not flagged by their 10th review, but whose claim rights on the
     # credential were stopped (trust floor) by then: they cannot review their partner either.
     colluders_suspended_within_10: int = 0
+    # The API's answers to the simulated people (wall milliseconds): at `scale` seconds per
+    # simulated hour, how much simulated time the server's own pace added to each step.
+    api_median_ms: float = float("nan")
+    api_p90_ms: float = float("nan")
     # Per colluder, reviews done before their partner's packet was handed in (none flags a
     # grab that has not happened), sorted.
     colluder_reviews_before: list[int] = field(default_factory=list)
@@ -344,6 +348,7 @@ async def measure(
         else float("nan")  # one review per packet: nothing to agree on
     )
 
+    answered = [took for times in log.latency.values() for took in times]
     stopped_after = {key_of_user[uid]: int(n) for uid, n in suspended}
     careless = [r.key for r in population.peers if r.trait == Trait.careless]
     colluders = [r.key for r in population.peers if r.trait == Trait.colluding]
@@ -407,6 +412,8 @@ async def measure(
         ),
         colluder_reviews_at_flag=sorted(paired_after.values()),
         colluder_reviews_before=sorted(int(n) for n in before),
+        api_median_ms=1000 * quantile(answered, 0.5),
+        api_p90_ms=1000 * quantile(answered, 0.9),
         honest_flagged=len(flagged_people - set(colluding)),
         pairs_flagged=len(pairs),
         kept_out=kept_out,

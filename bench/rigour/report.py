@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import platform
+import statistics
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -201,7 +202,11 @@ def _population(population: Population) -> list[str]:
         "(half of them also from a midday break on), experts in office hours; a colluder grabs their "
         "partner's packet as soon as their open work shows it, looking every quarter hour or so, whatever the hour, for a day. One simulated hour lasted "
         f"{config.scale} s of wall time; this population took {population.seconds / 60:.1f} "
-        "minutes.",
+        f"minutes. The API answered the simulated people in a median "
+        f"{_num(statistics.median(r.api_median_ms for r in results), 0)} ms (p90 "
+        f"{_num(max(r.api_p90_ms for r in results), 0)} ms, the slowest policy's), that is "
+        f"{_num(statistics.median(r.api_median_ms for r in results) / 1000 / config.scale * 60)}"
+        " simulated minutes per request.",
         "",
         "| Policy | Decided | Right | False passes | False fails | Criterion levels right "
         "| Alpha (ordinal) | Seen by an expert | Third peer asked / settled | Expert hours "
