@@ -242,6 +242,46 @@ async def test_known_answer_checks_feed_trust_and_never_touch_an_earners_outcome
     assert outcome.rule == "low stakes: 2 peer reviews agreed"
 
 
+async def test_a_newcomers_first_two_claims_are_known_answer_checks_then_the_rate_applies(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probation, with the real coin: at a credential's 10 % rate, a reviewer with no checks
+    yet is served a check on each of their first two claims (on the live queue's cached
+    rate); once two checks measure them, the credential's rate applies and real work comes."""
+    credential, coordinator, _reviewer, token, submission_id = await _setup(
+        client, runtime, known_answer_percent=10
+    )
+    examples = {
+        (
+            await f.calibration_example(runtime, coordinator, credential, [2, 2], f"E{i}")
+        ).submission_id
+        for i in range(3)
+    }
+    for _ in range(2):
+        claim = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
+        assert claim.status_code == 201, claim.text
+        async with runtime.sessions() as session:
+            check = await session.get(ReviewTask, uuid.UUID(claim.json()["task_id"]))
+        assert check is not None and check.submission_id in examples
+        version, scores = await f.scores_for(client, token, str(check.id), 2)
+        done = await client.post(
+            f"/api/v1/tasks/{check.id}/review",
+            json={"lease_version": version, "scores": scores, "feedback": "As the rubric says."},
+            headers=auth(token),
+        )
+        assert done.status_code == 201, done.text
+    async with runtime.sessions() as session:
+        standing = (await session.exec(select(ReviewerStanding))).one()
+    assert standing.components["known_answer"] == {"score": 1.0, "count": 2}
+    # Measured now: only a rate below probation's 100 % applies, and this coin never serves it.
+    monkeypatch.setattr(known_answers, "should_serve_known_answer", lambda percent: percent >= 100)
+    claim = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
+    assert claim.status_code == 201, claim.text
+    async with runtime.sessions() as session:
+        real = await session.get(ReviewTask, uuid.UUID(claim.json()["task_id"]))
+    assert real is not None and real.submission_id == uuid.UUID(submission_id)
+
+
 async def test_no_known_answer_check_at_a_zero_rate_and_a_released_check_never_reopens(
     client: httpx.AsyncClient, runtime: Runtime, monkeypatch: object
 ) -> None:
