@@ -89,19 +89,33 @@ def _result(policy: str, right: int, escalated: int, median: float) -> Result:
 
 def test_the_report_says_which_targets_were_met_and_which_were_missed(tmp_path: Path) -> None:
     config = RunConfig(params=Params(), policies=POLICIES)
-    results = [_result("two_peers", 90, 30, 20.0), _result("mcx", 98, 20, 24.0)]
+    results = [
+        _result("two_peers", 90, 30, 20.0),
+        _result("two_peers_screened", 92, 0, 22.0),
+        _result("mcx", 98, 20, 24.0),
+    ]
+    results[2].colluder_reviews_before = [1, 12]
+    for result, (median, p90) in zip(results, [(120, 900), (100, 700), (140, 800)], strict=True):
+        result.api_median_ms, result.api_p90_ms = median, p90
     write_report(tmp_path, [Population("A", config, results, 300.0)], 300.0)
     report = (tmp_path / "RIGOUR.md").read_text()
     assert "Decisions right: 98.00 % (98 of 100) (target ≥ 97 %): met." in report
     assert "False passes: 1 (target 0): missed." in report
     assert "Submissions seen by an expert: 20.00 % (20 of 100) (target ≤ 15 %): missed." in report
     assert (
-        "Median time to decision: 1.200× two-peer majority (24.00 h against 20.00 h) "
+        "Median time to decision: 1.200× two-peer majority (24.00 h against 20.00 h; two-peer "
+        "majority among only the accurate, slow and colluding peers took 22.00 h, 1.100×) "
         "(target ≤ 1.25×): met." in report
     )
     assert (
         "2 of 2: 2 by the pair flag (reviews done when flagged: [3, 7]), 0 by the trust floor "
-        "alone (target ≥ 3 of 4 (75 %)): met." in report
+        "alone; reviews each had done before their partner's packet was handed in: [1, 12] "
+        "(target ≥ 3 of 4 (75 %)): met." in report
+    )
+    # The server's pace, in wall and in simulated time (2 s per simulated hour).
+    assert (
+        "The API answered the simulated people in a median 120 ms (p90 900 ms, the slowest "
+        "policy's), that is 3.6 simulated minutes per request." in report
     )
     assert "Honest reviewers flagged in a pair: 0 (target ≤ 1): met." in report
     assert "Population A: 4 of 6 targets met; missed: False passes; Submissions seen" in report

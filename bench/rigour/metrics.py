@@ -300,6 +300,21 @@ async def measure(
                     {"c": world.credential_id},
                 )
             ).all()
+            # Where undecided packets wait: each one's tasks not completed, by state.
+            waiting = (
+                await conn.execute(
+                    text(
+                        "SELECT s.state, t.pool, t.reason, t.state, t.min_trust "
+                        "FROM submissions s JOIN review_tasks t ON t.submission_id = s.id "
+                        "WHERE s.credential_id = :c AND t.state <> 'completed' "
+                        "AND s.id NOT IN (SELECT submission_id FROM outcomes) "
+                        "AND s.id NOT IN (SELECT submission_id FROM calibration_examples)"
+                    ),
+                    {"c": world.credential_id},
+                )
+            ).all()
+        for where, n in Counter(" ".join(map(str, found)) for found in waiting).most_common():
+            print(f"UNDECIDED {world.policy.name} {n} x {where}", flush=True)
         grouped: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
         for kind, made, waited, worked in steps:
             grouped[kind].append(
