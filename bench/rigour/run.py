@@ -22,9 +22,9 @@ from bench.rigour.world import Policy, World, build_world, calibrate, configure_
 class RunConfig:
     params: Params
     policies: tuple[Policy, ...]
-    # Wall seconds per simulated hour: at 2 s the API's answers (tens of milliseconds, a few
-    # hundred for a review) stay a minute or so of simulated time on a 2-core machine running
-    # every policy at once; at 1 s the server saturated and answers took simulated hours.
+    # Wall seconds per simulated hour. At 1 s one `mcx serve` running every policy at once on a
+    # 2-core machine saturated and its answers took simulated hours; at 2 s it still saturates
+    # in the bursts when peers come online (RIGOUR.md gives the API's answer times).
     scale: float = 2.0
     lease_minutes: int = 1  # real minutes; with scale 2.0 a lease lasts 30 simulated hours
     horizon_hours: float = 260.0  # give up on undecided work after this long
