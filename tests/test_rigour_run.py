@@ -1,4 +1,4 @@
-"""`make rigour` end to end, scaled down: real `mcx serve` and `mcx worker`, four policies, a
+"""`make rigour` end to end, scaled down: real `mcx serve` and `mcx worker`, every policy, a
 tiny population on a fast clock. It guards the simulator against drifting from the API."""
 
 from __future__ import annotations
