@@ -72,9 +72,11 @@ POOL_ROLE = {Pool.peer: Role.reviewer, Pool.expert: Role.expert}
 # calibration is announced (a careless reviewer tries hard there and starts above 80), the
 # checks are not. Until then a trusted-peer task (a tie-break's minimum trust) is not theirs.
 MEASURED_CHECKS = 2
+# A standing's (`st`) known-answer checks so far, in SQL.
+CHECKS = "coalesce((st.components -> 'known_answer' ->> 'count')::int, 0)"
 # A standing's (`st`) trust as routing counts it: measured, or at most the prior.
 MEASURED_TRUST = f"""
-    CASE WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) >= {MEASURED_CHECKS}
+    CASE WHEN {CHECKS} >= {MEASURED_CHECKS}
          THEN st.trust ELSE least(st.trust, 75.0) END"""
 
 # Known-answer checks are for reviewers not yet proven. Where the credential serves checks at
@@ -88,9 +90,8 @@ PROVEN_CHECKS, PROVEN_ACCURACY, PROVEN_DIVISOR = 4, 0.75, 4
 # The rate a standing (`st`) of a credential with quality policy `qp` is served checks at.
 KNOWN_ANSWER_RATE = f"""
     CASE WHEN coalesce(qp.known_answer_percent, 0) = 0 THEN 0
-         WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) < {MEASURED_CHECKS}
-         THEN 100
-         WHEN coalesce((st.components -> 'known_answer' ->> 'count')::int, 0) >= {PROVEN_CHECKS}
+         WHEN {CHECKS} < {MEASURED_CHECKS} THEN 100
+         WHEN {CHECKS} >= {PROVEN_CHECKS}
           AND coalesce((st.components -> 'known_answer' ->> 'score')::float, 0)
               >= {PROVEN_ACCURACY}
          THEN ceil(qp.known_answer_percent / {PROVEN_DIVISOR}.0)::int

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 
 import httpx
 from sqlmodel import col, select
@@ -15,6 +16,7 @@ from app.actions import collusion, tiebreak
 from app.actions.escalations import UNPROVEN, UNSHARED, RubricShape, Scored, triggers
 from app.agreement import WEIGHT_CAP, WEIGHT_FLOOR, accuracy_weight, median_level, weighted_level
 from app.models import (
+    Credential,
     Decision,
     Escalation,
     Outcome,
@@ -24,6 +26,7 @@ from app.models import (
     ReviewTask,
     Role,
     SubmissionExclusion,
+    User,
 )
 from app.runtime import Runtime
 from tests import factories as f
@@ -350,12 +353,23 @@ def test_honest_co_reviewers_are_weighed_only_where_someone_else_scored_too() ->
     assert collusion.suspicion(found) < collusion.FLAG_SCORE
 
 
-async def test_a_grab_and_pass_through_the_api_flags_the_pair_and_blocks_it(
-    client: httpx.AsyncClient, runtime: Runtime
-) -> None:
+@dataclass
+class Grab:
+    """Alice handed in a packet; Bob grabbed it and passed it; Carol scored it fairly."""
+
+    credential: Credential
+    coordinator: User
+    alice: User
+    bob: User
+    carol: User
+    alice_token: str
+    bob_token: str
+
+
+async def _grab_and_pass(client: httpx.AsyncClient, runtime: Runtime, **policy: object) -> Grab:
     credential = await f.credential(runtime, peer_reviews=2)
     coordinator = await f.person(runtime, "coord", [Role.coordinator])
-    await f.quality_policy(runtime, coordinator, credential, escalate_on_disagreement=False)
+    await f.quality_policy(runtime, coordinator, credential, **policy)
     a = await f.person(runtime, "alice", [Role.reviewer])
     b = await f.person(runtime, "bob", [Role.reviewer])
     honest = await f.person(runtime, "carol", [Role.reviewer])
@@ -363,6 +377,20 @@ async def test_a_grab_and_pass_through_the_api_flags_the_pair_and_blocks_it(
     await f.submitted(client, runtime, a_token, credential)
     await _review(client, b_token, [3, 3])  # bob grabs alice's packet and passes it
     await _review(client, await f.token_for(runtime, honest), [0, 1])
+    return Grab(credential, coordinator, a, b, honest, a_token, b_token)
+
+
+async def test_a_grab_and_pass_through_the_api_flags_the_pair_and_blocks_it(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    grab = await _grab_and_pass(client, runtime, escalate_on_disagreement=False)
+    a, b, honest, a_token, b_token = (
+        grab.alice,
+        grab.bob,
+        grab.carol,
+        grab.alice_token,
+        grab.bob_token,
+    )
     async with runtime.sessions() as session:
         pairs = (await session.exec(select(ReviewerPair))).all()
     assert len(pairs) == 1
@@ -383,18 +411,8 @@ async def test_a_grab_and_pass_is_flagged_before_the_decision_waits_on_a_third_p
 ) -> None:
     """The split sends the packet to a third peer (and maybe an expert), a day or more: the
     pair is weighed as soon as a second review gives a reference, not after the decision."""
-    credential = await f.credential(runtime, peer_reviews=2)
-    coordinator = await f.person(runtime, "coord", [Role.coordinator])
-    await f.quality_policy(
-        runtime, coordinator, credential, tiebreak_peer=True, collusion_guard=True
-    )
-    a = await f.person(runtime, "alice", [Role.reviewer])
-    b = await f.person(runtime, "bob", [Role.reviewer])
-    honest = await f.person(runtime, "carol", [Role.reviewer])
-    a_token, b_token = await f.token_for(runtime, a), await f.token_for(runtime, b)
-    await f.submitted(client, runtime, a_token, credential)
-    await _review(client, b_token, [3, 3])  # bob grabs alice's packet and passes it
-    await _review(client, await f.token_for(runtime, honest), [0, 1])
+    grab = await _grab_and_pass(client, runtime, tiebreak_peer=True, collusion_guard=True)
+    a, b = grab.alice, grab.bob
     async with runtime.sessions() as session:
         assert (await session.exec(select(Outcome))).all() == []  # a third peer is asked
         (pair,) = (await session.exec(select(ReviewerPair))).all()
@@ -407,21 +425,9 @@ async def test_coordinators_see_a_flagged_pair_with_its_evidence_and_may_clear_i
 ) -> None:
     from tests.helpers import log_in
 
-    credential = await f.credential(runtime, peer_reviews=2)
-    coordinator = await f.person(runtime, "coord", [Role.coordinator])
-    await f.quality_policy(runtime, coordinator, credential, escalate_on_disagreement=False)
-    a = await f.person(runtime, "alice", [Role.reviewer])
-    b = await f.person(runtime, "bob", [Role.reviewer])
-    a_token = await f.token_for(runtime, a)
-    await f.submitted(client, runtime, a_token, credential)
-    await _review(client, await f.token_for(runtime, b), [3, 3])
-    await _review(
-        client,
-        await f.token_for(runtime, await f.person(runtime, "carol", [Role.reviewer])),
-        [0, 1],
-    )
-    await log_in(client, coordinator.email, "factory-password-1")
-    page = await client.get(f"/coordinate/quality/{credential.id}")
+    grab = await _grab_and_pass(client, runtime, escalate_on_disagreement=False)
+    await log_in(client, grab.coordinator.email, "factory-password-1")
+    page = await client.get(f"/coordinate/quality/{grab.credential.id}")
     assert page.status_code == 200
     assert 'data-testid="pair"' in page.text
     assert "Alice and Bob" in page.text or "Bob and Alice" in page.text
