@@ -10,10 +10,12 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from app.actions import collusion, tiebreak
 from app.actions.escalations import UNPROVEN, UNSHARED, RubricShape, Scored, triggers
+from app.actions.overdue import offer_stranded_tiebreaks
 from app.agreement import WEIGHT_CAP, WEIGHT_FLOOR, accuracy_weight, median_level, weighted_level
 from app.models import (
     Credential,
@@ -98,10 +100,13 @@ async def _review(
     return sent
 
 
-async def _split(client: httpx.AsyncClient, runtime: Runtime) -> tuple[str, dict[str, str]]:
+async def _split(
+    client: httpx.AsyncClient, runtime: Runtime, *, stranger_trusted: bool = True
+) -> tuple[str, dict[str, str]]:
     """A packet two peers split on (one passes it, one does not) under the tie-break policy;
     and tokens for: a newcomer, a peer trusted on calibration alone (no known-answer checks
-    yet), a trusted peer from the first reviewer's school, a trusted peer from elsewhere."""
+    yet), a trusted peer from the first reviewer's school, a peer from elsewhere (trusted
+    unless `stranger_trusted` is False: then nobody may break the tie)."""
     credential = await f.credential(runtime, peer_reviews=2)
     coordinator = await f.person(runtime, "coord", [Role.coordinator])
     await f.quality_policy(
@@ -117,7 +122,7 @@ async def _split(client: httpx.AsyncClient, runtime: Runtime) -> tuple[str, dict
     unproven = await f.person(runtime, "unproven", [Role.reviewer], school="Grant")
     checked = {"known_answer": {"score": 0.95, "count": 3}}
     async with runtime.sessions() as session:
-        for who in (colleague, stranger):
+        for who in (colleague, stranger) if stranger_trusted else (colleague,):
             session.add(
                 ReviewerStanding(
                     reviewer_id=who.id, credential_id=credential.id, trust=92, components=checked
@@ -215,7 +220,74 @@ async def test_the_expert_is_called_when_the_three_do_not_settle_it(
     assert [t.pool for t in await _tasks(runtime, submission_id)][-1] == "expert"
 
 
-def test_only_peer_disagreements_go_to_a_third_peer() -> None:
+async def _expert_decides(
+    client: httpx.AsyncClient, runtime: Runtime, submission_id: str
+) -> Outcome:
+    """An expert claims the packet's expert task from the live queue and passes it."""
+    expert = await f.token_for(runtime, await f.person(runtime, "expert", [Role.expert]))
+    await _review(client, expert, [2, 2])
+    async with runtime.sessions() as session:
+        return (
+            await session.exec(
+                select(Outcome).where(Outcome.submission_id == uuid.UUID(submission_id))
+            )
+        ).one()
+
+
+async def test_a_tiebreak_nobody_may_take_goes_to_an_expert_at_once(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    # The only trusted peer is the first reviewer's colleague: nobody may break the tie.
+    submission_id, tokens = await _split(client, runtime, stranger_trusted=False)
+    tasks = await _tasks(runtime, submission_id)
+    third = next(t for t in tasks if t.reason == "tiebreak")
+    assert third.state == "cancelled"
+    assert [(t.pool, t.state) for t in tasks if t.pool == "expert"] == [("expert", "open")]
+    async with runtime.sessions() as session:
+        escalation = (
+            await session.exec(
+                select(Escalation).where(Escalation.submission_id == uuid.UUID(submission_id))
+            )
+        ).one()
+    assert escalation.triggers == [tiebreak.STRANDED]
+    for who in tokens.values():  # no peer is offered the packet again
+        refused = await client.post("/api/v1/tasks/claim-next", headers=auth(who))
+        assert refused.status_code == 404, refused.text
+    outcome = await _expert_decides(client, runtime, submission_id)
+    assert outcome.decision == Decision.passed and "the expert decided" in outcome.rule
+
+
+async def test_the_worker_hands_a_tiebreak_to_an_expert_once_nobody_may_take_it(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    submission_id, tokens = await _split(client, runtime)
+    # The trusted stranger may take it: the sweep leaves it (the control).
+    assert await offer_stranded_tiebreaks(runtime) == 0
+    third = (await _tasks(runtime, submission_id))[-1]
+    assert (third.reason, third.state) == ("tiebreak", "open")
+    # The trusted peers are suspended on the credential (low trust on later checks, say).
+    async with runtime.sessions() as session:
+        suspended = await session.execute(
+            text(
+                "UPDATE reviewer_standings SET suspended_at = now() "
+                "WHERE trust = 92 AND components ? 'known_answer'"
+            )
+        )
+        assert suspended.rowcount == 2  # type: ignore[attr-defined]
+        await session.commit()
+    assert await offer_stranded_tiebreaks(runtime) == 1
+    assert await offer_stranded_tiebreaks(runtime) == 0  # once
+    tasks = await _tasks(runtime, submission_id)
+    assert [(t.reason, t.pool, t.state) for t in tasks[-2:]] == [
+        ("tiebreak", "peer", "cancelled"),
+        ("escalation", "expert", "open"),
+    ]
+    for who in tokens.values():
+        refused = await client.post("/api/v1/tasks/claim-next", headers=auth(who))
+        assert refused.status_code == 404, refused.text
+    outcome = await _expert_decides(client, runtime, submission_id)
+    assert outcome.decision == Decision.passed and "tiebreak_stranded" in outcome.rule
+
     from app.models import QualityPolicy
 
     on = QualityPolicy(credential_id=uuid.uuid4(), tiebreak_peer=True)

@@ -25,7 +25,9 @@ async def test_a_small_rigour_run_decides_packets_under_every_policy(
     machine_services: None, tmp_path: Path
 ) -> None:
     params = Params(seed=7, earners=8, peers=10, experts=2, arrival_hours=3.0)
-    config = RunConfig(params=params, policies=POLICIES, scale=0.3, horizon_hours=80.0)
+    # Each policy stops at its first decision: a busy machine takes longer (up to the horizon,
+    # 2 minutes), not fails.
+    config = RunConfig(params=params, policies=POLICIES, scale=0.3, horizon_hours=400.0, enough=1)
     results = await rigour_run(config)
     assert [r.policy for r in results] == [p.name for p in POLICIES]
     for result in results:

@@ -23,7 +23,7 @@ from workers.leases import expire_leases
 from workers.media import prepare_media
 from workers.nudges import send_nudges
 from workers.outcomes import reconcile_outcomes
-from workers.overdue import offer_overdue
+from workers.overdue import offer_overdue, offer_stranded
 from workers.push import announce_new_work, deliver_push, push_overdue, scan_push
 from workers.rebuild import rebuild_queue
 from workers.uploads import sweep_uploads
@@ -102,6 +102,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             sweep_uploads,
             notify_expiring_badges,
             offer_overdue,
+            offer_stranded,
             scan_evidence,
             send_nudges,
             scan_push,
@@ -118,6 +119,7 @@ def worker_settings(settings: Settings, redis_url: str) -> dict[str, Any]:
             cron(sweep_uploads, minute={17}, second={0}, unique=True),
             cron(notify_expiring_badges, minute={23}, second={0}, unique=True),
             cron(offer_overdue, minute=set(range(0, 60, 5)), second={40}, unique=True),
+            cron(offer_stranded, second={25}, unique=True),
             cron(send_nudges, minute={7, 22, 37, 52}, second={0}, unique=True),
             cron(scan_push, second=set(range(0, 60, 10)), unique=True),
             cron(announce_new_work, second={50}, unique=True),

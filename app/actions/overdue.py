@@ -1,6 +1,7 @@
-"""Overdue work goes to experts: a low-stakes packet still in review past its credential's
-time target (from submission) gets an expert task, which decides it (the policy lets an
-expert's review decide), and its peer tasks nobody has claimed are withdrawn from the peer
+"""Work that peers cannot finish goes to experts: a low-stakes packet still in review past its
+credential's time target (from submission), and a tie-break nobody may take any longer
+(app.actions.tiebreak.STRANDED), get an expert task, which decides it (the policy lets an
+expert's review decide), and their peer tasks nobody has claimed are withdrawn from the peer
 pool (claimed ones may still finish). Once per version, with the reason in the audit log."""
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ import uuid
 
 from sqlalchemy import text
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events, queue
+from app.actions import escalations, tiebreak
 from app.models import (
     AuditEntry,
     Credential,
@@ -41,9 +44,9 @@ OVERDUE_SQL = text(
      LIMIT 500
     """
 )
-# The same conditions for one version, under a lock on its submission: two workers running
-# the job at once open one expert task, not two.
-STILL_OVERDUE_SQL = text(
+# A version still in review with no expert task, under a lock on its submission: two workers
+# running a sweep at once open one expert task, not two.
+NO_EXPERT_YET_SQL = text(
     """
     SELECT 1 FROM submissions s
      WHERE s.id = :submission AND s.state = 'in_review'
@@ -63,7 +66,7 @@ async def offer_overdue_to_experts(runtime: Runtime) -> int:
         version_id: uuid.UUID = row.version_id
         async with runtime.sessions() as session:
             still = await session.execute(
-                STILL_OVERDUE_SQL, {"submission": row.submission_id, "version": version_id}
+                NO_EXPERT_YET_SQL, {"submission": row.submission_id, "version": version_id}
             )
             if still.first() is None:
                 await session.rollback()
@@ -75,17 +78,7 @@ async def offer_overdue_to_experts(runtime: Runtime) -> int:
                 reason=TaskReason.escalation,
             )
             session.add(task)
-            withdrawn = (
-                await session.exec(
-                    select(ReviewTask)
-                    .where(ReviewTask.version_id == version_id)
-                    .where(ReviewTask.pool == Pool.peer)
-                    .where(ReviewTask.state == TaskState.open)
-                )
-            ).all()
-            for peer_task in withdrawn:
-                peer_task.state = TaskState.cancelled
-                session.add(peer_task)
+            withdrawn = await _withdraw_open_peer_tasks(session, version_id)
             reason = (
                 f"overdue: waiting {int(row.waited_hours)} h against a time target of "
                 f"{row.target_hours} h; offered to experts"
@@ -103,21 +96,83 @@ async def offer_overdue_to_experts(runtime: Runtime) -> int:
                 )
             )
             await session.commit()
-            submission = await session.get(Submission, row.submission_id)
-            assert submission is not None
-            credential = await session.get(Credential, submission.credential_id)
-            assert credential is not None
-        for peer_task in withdrawn:
-            key = queue.PoolKey(credential.id, peer_task.pool)
-            await queue.drop(runtime, key, peer_task.id)
-            await events.publish_feed(
-                runtime.redis,
-                runtime.settings,
-                "task.cancelled",
-                task_id=peer_task.id,
-                credential_id=credential.id,
-                pool=peer_task.pool,
-            )
-        await queue.announce_open(runtime, task, submission, credential, "task.opened")
+        await _hand_to_experts(runtime, task, withdrawn)
         offered += 1
     return offered
+
+
+async def offer_stranded_tiebreaks(runtime: Runtime) -> int:
+    """Hand each open tie-break nobody may take now (tiebreak.STRANDED_SQL: the trusted
+    reviewers since suspended, say) to an expert; returns how many. Idempotent."""
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(tiebreak.STRANDED_SQL)).all()
+    offered = 0
+    for row in rows:
+        async with runtime.sessions() as session:
+            still = await session.execute(
+                NO_EXPERT_YET_SQL, {"submission": row.submission_id, "version": row.version_id}
+            )
+            stranded = await session.get(ReviewTask, row.task_id)
+            if (
+                still.first() is None
+                or stranded is None
+                or stranded.state != TaskState.open
+                or (
+                    await session.execute(tiebreak.TASK_TAKEABLE_SQL, {"task": row.task_id})
+                ).scalar_one()
+            ):
+                await session.rollback()
+                continue
+            withdrawn = await _withdraw_open_peer_tasks(session, row.version_id)
+            task = await escalations.open_expert_task(
+                session,
+                row.submission_id,
+                row.version_id,
+                [(tiebreak.STRANDED, tiebreak.STRANDED_WHY)],
+            )
+            await session.commit()
+        await _hand_to_experts(runtime, task, withdrawn)
+        offered += 1
+    return offered
+
+
+async def _withdraw_open_peer_tasks(
+    session: AsyncSession, version_id: uuid.UUID
+) -> list[ReviewTask]:
+    """Cancel the version's open peer tasks (claimed ones may still finish); the caller
+    commits, then _hand_to_experts takes them off the live queue."""
+    withdrawn = list(
+        (
+            await session.exec(
+                select(ReviewTask)
+                .where(ReviewTask.version_id == version_id)
+                .where(ReviewTask.pool == Pool.peer)
+                .where(ReviewTask.state == TaskState.open)
+            )
+        ).all()
+    )
+    for peer_task in withdrawn:
+        peer_task.state = TaskState.cancelled
+        session.add(peer_task)
+    return withdrawn
+
+
+async def _hand_to_experts(runtime: Runtime, task: ReviewTask, withdrawn: list[ReviewTask]) -> None:
+    """After commit: the withdrawn peer tasks leave the live queue and their feeds, and the
+    expert task is announced."""
+    async with runtime.sessions() as session:
+        submission = await session.get(Submission, task.submission_id)
+        assert submission is not None
+        credential = await session.get(Credential, submission.credential_id)
+        assert credential is not None
+    for peer_task in withdrawn:
+        await queue.drop(runtime, queue.PoolKey(credential.id, peer_task.pool), peer_task.id)
+        await events.publish_feed(
+            runtime.redis,
+            runtime.settings,
+            "task.cancelled",
+            task_id=peer_task.id,
+            credential_id=credential.id,
+            pool=peer_task.pool,
+        )
+    await queue.announce_open(runtime, task, submission, credential, "task.opened")

@@ -10,7 +10,10 @@ take (`submission_exclusions`). Routing enforces both, in PostgreSQL and in Redi
 The three settle it when the third peer's own recommendation is the decision of the three's
 consensus (median or trust-weighted levels) and, for a pass, no disputed criterion is
 credited right on the pass line (see `settle`); otherwise the expert decides. An expert is
-also asked at once for high stakes, appeals and overdue work, as before.
+also asked at once for high stakes, appeals and overdue work, as before, and for a tie-break
+no reviewer may take (`STRANDED`: nobody trusted enough, or all of them kept off): when it
+opens, and by the worker (`offer_stranded_tiebreaks`) when suspensions or exclusions leave
+an open one without a taker.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.access import ELIGIBLE_SQL
 from app.actions.escalations import (
     DISAGREEMENT,
     LEVEL_GAP,
@@ -31,6 +35,7 @@ from app.actions.escalations import (
     RubricShape,
     Scored,
     consensus,
+    open_expert_task,
 )
 from app.models import (
     AuditEntry,
@@ -41,12 +46,15 @@ from app.models import (
     ReviewTask,
     SubmissionExclusion,
     TaskReason,
+    TaskState,
 )
 
 # The triggers a third peer may settle (disagreements between peers, an agreement of two peers
 # with poor known-answer accuracy, a "not yet" on no shared criterion); the rest go to experts.
 SETTLEABLE = frozenset({DISAGREEMENT, SPLIT, LEVEL_GAP, UNPROVEN, UNSHARED})
 UNSETTLED = "tiebreak_unsettled"
+STRANDED = "tiebreak_stranded"
+STRANDED_WHY = "no reviewer may take the tie-break (trusted enough, and not kept off it)"
 # Packets two reviewers scored together (on this credential) that make them frequent partners.
 FREQUENT = 3
 
@@ -85,6 +93,45 @@ KEPT_OFF_SQL = text(
       FROM reviewer_pairs rp
      WHERE rp.reviewer_id IN (SELECT id FROM firsts) OR rp.partner_id IN (SELECT id FROM firsts)
     """
+)
+
+
+# Whether anybody may take a task now: ELIGIBLE_SQL with each active reviewer of the issuer
+# (`cand`) in the reviewer's place. In: the task's rows as ELIGIBLE_SQL names them.
+TAKEABLE = """
+    EXISTS (SELECT 1 FROM memberships cm JOIN users cand ON cand.id = cm.user_id
+             WHERE cm.organisation_id = credentials.organisation_id AND cm.role = 'reviewer'
+               AND cm.suspended_at IS NULL AND cand.is_active
+               AND {eligible})
+""".replace(
+    "{eligible}",
+    ELIGIBLE_SQL.replace(":reviewer", "cand.id").replace(
+        "CAST(:school AS text)", "lower(cand.school)"
+    ),
+)
+TASK_TAKEABLE_SQL = text(
+    """
+    SELECT {takeable}
+      FROM review_tasks
+      JOIN submissions ON submissions.id = review_tasks.submission_id
+      JOIN credentials ON credentials.id = submissions.credential_id
+      JOIN users earner ON earner.id = submissions.earner_id
+     WHERE review_tasks.id = :task
+    """.replace("{takeable}", TAKEABLE)
+)
+# Open tie-break tasks nobody may take now, oldest first.
+STRANDED_SQL = text(
+    """
+    SELECT review_tasks.id AS task_id, review_tasks.version_id, submissions.id AS submission_id
+      FROM review_tasks
+      JOIN submissions ON submissions.id = review_tasks.submission_id
+      JOIN credentials ON credentials.id = submissions.credential_id
+      JOIN users earner ON earner.id = submissions.earner_id
+     WHERE review_tasks.state = 'open' AND review_tasks.reason = 'tiebreak'
+       AND submissions.state = 'in_review' AND NOT {takeable}
+     ORDER BY review_tasks.created_at
+     LIMIT 500
+    """.replace("{takeable}", TAKEABLE)
 )
 
 
@@ -163,7 +210,9 @@ async def open_tiebreak_task(
     firsts: list[uuid.UUID],
 ) -> ReviewTask:
     """Add the third peer's task, who is kept off it, and an audit entry; the caller commits
-    and then announces the task."""
+    and then announces the task it returns. When nobody may take it (STRANDED) it is
+    cancelled at once and an expert task returned instead: the packet must not wait for a
+    reviewer who does not exist."""
     excluded = await kept_off(session, credential, firsts)
     task = ReviewTask(
         submission_id=submission_id,
@@ -200,4 +249,8 @@ async def open_tiebreak_task(
             },
         )
     )
-    return task
+    if (await session.execute(TASK_TAKEABLE_SQL, {"task": task.id})).scalar_one():
+        return task
+    task.state = TaskState.cancelled
+    session.add(task)
+    return await open_expert_task(session, submission_id, version_id, [(STRANDED, STRANDED_WHY)])
