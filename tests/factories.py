@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,7 +12,17 @@ from sqlmodel import select
 from app.actions import accounts, catalog
 from app.actions.submissions import check_evidence, latest_version
 from app.auth import hash_password, new_api_token
-from app.models import ApiToken, Credential, Membership, Organisation, Role, User
+from app.models import (
+    ApiToken,
+    Credential,
+    Membership,
+    Organisation,
+    ReviewTask,
+    Role,
+    TaskState,
+    User,
+)
+from app.queue.keys import tasks_key
 from app.runtime import Runtime
 from app.specs import CredentialSpec, OrganisationSpec
 
@@ -151,7 +162,26 @@ async def submitted(
     assert done.status_code == 202, done.text
     version_id = await latest_version_id(runtime, submission_id)
     assert await check_evidence(runtime, version_id) == "in_review"
+    await in_live_queue(runtime, version_id)
     return submission_id
+
+
+async def in_live_queue(runtime: Runtime, version_id: uuid.UUID, wait: float = 10.0) -> None:
+    """Until the version's open tasks are in Redis: when a running worker's check_evidence
+    moved the packet first, ours returns at once, maybe before the worker announced them."""
+    async with runtime.sessions() as session:
+        task_ids = (
+            await session.exec(
+                select(ReviewTask.id)
+                .where(ReviewTask.version_id == version_id)
+                .where(ReviewTask.state == TaskState.open)
+            )
+        ).all()
+    deadline = asyncio.get_running_loop().time() + wait
+    for task_id in task_ids:
+        while not await runtime.redis.hexists(tasks_key(runtime.settings), str(task_id)):
+            assert asyncio.get_running_loop().time() < deadline, "the task never reached Redis"
+            await asyncio.sleep(0.02)
 
 
 async def latest_version_id(runtime: Runtime, submission_id: str) -> uuid.UUID:
