@@ -32,8 +32,10 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Two test processes by default (CI has 2 cores); TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # Benchmarks against 127.0.0.1 only; bounded; writes bench/RESULTS.md.
 bench: install-dev
