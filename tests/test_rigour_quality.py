@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import UTC, datetime
 from dataclasses import dataclass
 
 import httpx
@@ -23,11 +24,13 @@ from app.models import (
     Escalation,
     Outcome,
     QualityPolicy,
+    Review,
     ReviewerPair,
     ReviewerStanding,
     ReviewTask,
     Role,
     SubmissionExclusion,
+    SubmissionVersion,
     User,
 )
 from app.runtime import Runtime
@@ -601,3 +604,77 @@ def test_a_tie_break_does_not_rest_on_a_first_reviewer_suspended_since() -> None
     assert tiebreak.settle(shape, [careless, honest, agreeing], agreeing, weighted=True) == (
         Decision.passed
     )
+
+
+async def _reviewed_by(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    credential: Credential,
+    earner: User,
+    reviewers: tuple[User, ...],
+) -> None:
+    """A packet of `earner`'s with a submitted review by each of `reviewers` (rows written
+    directly: only who reviewed whose work, and with whom, matters here)."""
+    token = await f.token_for(runtime, earner)
+    submission_id = uuid.UUID(await f.submitted(client, runtime, token, credential))
+    async with runtime.sessions() as session:
+        tasks = (
+            await session.exec(select(ReviewTask).where(ReviewTask.submission_id == submission_id))
+        ).all()
+        version = await session.get(SubmissionVersion, tasks[0].version_id)
+        assert version is not None and version.rubric_id is not None
+        for task, reviewer in zip(tasks, reviewers, strict=True):
+            task.reviewer_id, task.state = reviewer.id, "completed"
+            session.add(task)
+            session.add(
+                Review(
+                    task_id=task.id,
+                    submission_id=submission_id,
+                    version_id=task.version_id,
+                    reviewer_id=reviewer.id,
+                    rubric_id=version.rubric_id,
+                    lease_version=1,
+                    state="submitted",
+                    recommendation=Decision.passed,
+                    submitted_at=datetime.now(UTC),
+                )
+            )
+        await session.commit()
+
+
+async def test_who_is_kept_off_a_tiebreak_frequent_partners_by_share_and_swaps_not_one_way(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    credential = await f.credential(runtime, peer_reviews=2)
+    other = await f.credential(runtime, "other", title="Another credential", peer_reviews=2)
+    people = {
+        key: await f.person(runtime, key, [Role.reviewer])
+        for key in ("first", "second", "partner", "busy", "swap", "oneway", "filler")
+    }
+    first = people["first"]
+
+    async def packet(*reviewers: User, on: Credential = credential) -> None:
+        earner = await f.person(runtime, f"earner{uuid.uuid4().hex[:8]}")
+        await _reviewed_by(client, runtime, on, earner, reviewers)
+
+    # The first reviewer did 12 reviews: 3 with "partner" (all of partner's), 3 with "busy"
+    # (who did 12 too), 6 with others.
+    for _ in range(3):
+        await packet(first, people["partner"])
+        await packet(first, people["busy"])
+    for i in range(6):
+        await packet(first, await f.person(runtime, f"once{i}", [Role.reviewer]))
+    for _ in range(9):
+        await packet(people["busy"], people["filler"])
+    # "swap" reviewed the first reviewer's packet and was reviewed by them; "oneway" only
+    # reviewed the first reviewer's packet.
+    await _reviewed_by(client, runtime, other, first, (people["swap"], people["oneway"]))
+    await _reviewed_by(client, runtime, other, people["swap"], (first, people["filler"]))
+
+    async with runtime.sessions() as session:
+        kept = await tiebreak.kept_off(session, credential, [first.id, people["second"].id])
+    assert kept.get(people["partner"].id) == "frequent_partner"
+    assert kept.get(people["swap"].id) == "reviewed_each_other"
+    # Three of twelve is no partnership for two busy reviewers; one review is no swap.
+    assert people["busy"].id not in kept
+    assert people["oneway"].id not in kept

@@ -4,8 +4,9 @@ before an expert does (a credential's `tiebreak_peer` policy).
 The third peer's task is an ordinary peer task (reason "tiebreak", a day ahead in the queue)
 that only reviewers with at least the policy's trust on the credential may take
 (`review_tasks.min_trust`), and that neither first reviewer's school, their frequent partners
-(FREQUENT co-reviewed packets, or either reviewed the other's work) nor their flagged pairs may
-take (`submission_exclusions`). Routing enforces both, in PostgreSQL and in Redis.
+(FREQUENT co-reviewed packets, a good share of their reviews), anyone who swapped reviews with
+either, nor their flagged pairs may take (`submission_exclusions`). Routing enforces both,
+in PostgreSQL and in Redis.
 
 The three settle it when the third peer's own recommendation is the decision of the three's
 consensus (median or trust-weighted levels) and, for a pass, no disputed criterion is
@@ -55,16 +56,23 @@ SETTLEABLE = frozenset({DISAGREEMENT, SPLIT, LEVEL_GAP, UNPROVEN, UNSHARED})
 UNSETTLED = "tiebreak_unsettled"
 STRANDED = "tiebreak_stranded"
 STRANDED_WHY = "no reviewer may take the tie-break (trusted enough, and not kept off it)"
-# Packets two reviewers scored together (on this credential) that make them frequent partners.
-FREQUENT = 3
+# Frequent partners: reviewers who scored at least FREQUENT packets of the credential together,
+# and those packets at least 1/FREQUENT_SHARE of the less active one's reviews there. (A bare
+# count kept off most of a small pool's busy reviewers: in a simulated pilot, 17-21 of 40 for
+# each tie-break, which left none to take it.)
+FREQUENT, FREQUENT_SHARE = 3, 3
 
 # Who may not break this tie, with why: members of the issuer's peer pool from either first
-# reviewer's school; whoever co-reviewed FREQUENT packets of the credential with either;
-# whoever reviewed either's work or had their work reviewed by either; either's flagged pairs.
-# In: :org, :credential, :firsts (the first reviewers), :frequent.
+# reviewer's school; either's frequent partners; whoever reviewed either's work and had their
+# own work reviewed by that same reviewer (a swap, on any credential); either's flagged pairs.
+# In: :org, :credential, :firsts (the first reviewers), :frequent, :share.
 KEPT_OFF_SQL = text(
     """
-    WITH firsts AS (SELECT unnest(CAST(:firsts AS uuid[])) AS id)
+    WITH firsts AS (SELECT unnest(CAST(:firsts AS uuid[])) AS id),
+    done AS (SELECT r.reviewer_id, r.version_id
+               FROM reviews r JOIN submissions s ON s.id = r.submission_id
+              WHERE s.credential_id = :credential AND r.state = 'submitted'),
+    counted AS (SELECT reviewer_id, count(*) AS n FROM done GROUP BY reviewer_id)
     SELECT m.user_id AS reviewer_id, 'school' AS reason
       FROM memberships m JOIN users u ON u.id = m.user_id
      WHERE m.organisation_id = :org AND m.role = 'reviewer' AND u.school IS NOT NULL
@@ -72,21 +80,21 @@ KEPT_OFF_SQL = text(
                                 WHERE f.school IS NOT NULL)
     UNION ALL
     SELECT other.reviewer_id, 'frequent_partner'
-      FROM reviews mine
-      JOIN submissions s ON s.id = mine.submission_id AND s.credential_id = :credential
-      JOIN reviews other ON other.version_id = mine.version_id
-                        AND other.reviewer_id <> mine.reviewer_id AND other.state = 'submitted'
-     WHERE mine.reviewer_id IN (SELECT id FROM firsts) AND mine.state = 'submitted'
-     GROUP BY mine.reviewer_id, other.reviewer_id
-    HAVING count(*) >= :frequent
+      FROM done mine
+      JOIN done other ON other.version_id = mine.version_id
+                     AND other.reviewer_id <> mine.reviewer_id
+      JOIN counted cm ON cm.reviewer_id = mine.reviewer_id
+      JOIN counted co ON co.reviewer_id = other.reviewer_id
+     WHERE mine.reviewer_id IN (SELECT id FROM firsts)
+     GROUP BY mine.reviewer_id, other.reviewer_id, cm.n, co.n
+    HAVING count(*) >= :frequent AND count(*) * :share >= least(cm.n, co.n)
     UNION ALL
-    SELECT r.reviewer_id, 'reviewed_them'
+    SELECT r.reviewer_id, 'reviewed_each_other'
       FROM reviews r JOIN submissions s ON s.id = r.submission_id
      WHERE s.earner_id IN (SELECT id FROM firsts) AND r.state = 'submitted'
-    UNION ALL
-    SELECT s.earner_id, 'reviewed_by_them'
-      FROM reviews r JOIN submissions s ON s.id = r.submission_id
-     WHERE r.reviewer_id IN (SELECT id FROM firsts) AND r.state = 'submitted'
+       AND EXISTS (SELECT 1 FROM reviews back JOIN submissions bs ON bs.id = back.submission_id
+                    WHERE back.reviewer_id = s.earner_id AND bs.earner_id = r.reviewer_id
+                      AND back.state = 'submitted')
     UNION ALL
     SELECT CASE WHEN rp.reviewer_id IN (SELECT id FROM firsts) THEN rp.partner_id
                 ELSE rp.reviewer_id END, 'flagged_pair'
@@ -191,6 +199,7 @@ async def kept_off(
                 "credential": credential.id,
                 "firsts": firsts,
                 "frequent": FREQUENT,
+                "share": FREQUENT_SHARE,
             },
         )
     ).all()

@@ -13,6 +13,8 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.access import CHECKS, MEASURED_CHECKS
+from app.access import MEASURED_TRUST as MEASURED
 from app.simulation.population import CRITERIA, LEVELS, PASS_LEVEL, Population, Trait
 from bench.rigour.agents import Log
 from bench.rigour.world import World
@@ -313,6 +315,44 @@ async def measure(
                     {"c": world.credential_id},
                 )
             ).all()
+            # Who could break ties: standings measured by known-answer checks, and trusted.
+            standing = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*), count(*) FILTER (WHERE " + CHECKS + " >= :n), "
+                        "count(*) FILTER (WHERE " + MEASURED + " >= 80), "
+                        "count(*) FILTER (WHERE st.suspended_at IS NOT NULL) "
+                        "FROM reviewer_standings st WHERE st.credential_id = :c"
+                    ),
+                    {"c": world.credential_id, "n": MEASURED_CHECKS},
+                )
+            ).one()
+            print(
+                f"STANDINGS {world.policy.name} at the end: {standing[0]} reviewers, "
+                f"{standing[1]} measured, {standing[2]} measured trust >= 80, "
+                f"{standing[3]} suspended",
+                flush=True,
+            )
+            kept = (
+                await conn.execute(
+                    text(
+                        "SELECT a.data -> 'kept_off', t.state, "
+                        "EXTRACT(EPOCH FROM t.created_at - v.submitted_at) "
+                        "FROM audit_log a JOIN review_tasks t "
+                        "ON t.submission_id::text = a.subject_id AND t.reason = 'tiebreak' "
+                        "JOIN submission_versions v ON v.id = t.version_id "
+                        "JOIN submissions s ON s.id = t.submission_id "
+                        "WHERE a.action = 'submission.tiebreak' AND s.credential_id = :c"
+                    ),
+                    {"c": world.credential_id},
+                )
+            ).all()
+            for kept_off, state, after in kept:
+                print(
+                    f"TIEBREAK {world.policy.name} {state} opened {float(after) / scale:.0f} h "
+                    f"after hand-in, kept off {dict(kept_off or {})}",
+                    flush=True,
+                )
         for where, n in Counter(" ".join(map(str, found)) for found in waiting).most_common():
             print(f"UNDECIDED {world.policy.name} {n} x {where}", flush=True)
         grouped: dict[str, list[tuple[float, float, float]]] = defaultdict(list)

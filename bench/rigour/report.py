@@ -256,6 +256,7 @@ def _population(population: Population) -> list[str]:
 
 
 def write_report(out: Path, populations: list[Population], seconds: float) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     (out / "rigour.svg").write_text(chart(populations))
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
