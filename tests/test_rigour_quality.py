@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import text
