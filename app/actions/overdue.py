@@ -9,10 +9,8 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import text
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import events, queue
+from app import queue
 from app.actions import escalations, tiebreak
 from app.models import (
     AuditEntry,
@@ -78,7 +76,7 @@ async def offer_overdue_to_experts(runtime: Runtime) -> int:
                 reason=TaskReason.escalation,
             )
             session.add(task)
-            withdrawn = await _withdraw_open_peer_tasks(session, version_id)
+            withdrawn = await queue.cancel_open(session, version_id, Pool.peer)
             reason = (
                 f"overdue: waiting {int(row.waited_hours)} h against a time target of "
                 f"{row.target_hours} h; offered to experts"
@@ -123,7 +121,7 @@ async def offer_stranded_tiebreaks(runtime: Runtime) -> int:
             ):
                 await session.rollback()
                 continue
-            withdrawn = await _withdraw_open_peer_tasks(session, row.version_id)
+            withdrawn = await queue.cancel_open(session, row.version_id, Pool.peer)
             task = await escalations.open_expert_task(
                 session,
                 row.submission_id,
@@ -136,27 +134,6 @@ async def offer_stranded_tiebreaks(runtime: Runtime) -> int:
     return offered
 
 
-async def _withdraw_open_peer_tasks(
-    session: AsyncSession, version_id: uuid.UUID
-) -> list[ReviewTask]:
-    """Cancel the version's open peer tasks (claimed ones may still finish); the caller
-    commits, then _hand_to_experts takes them off the live queue."""
-    withdrawn = list(
-        (
-            await session.exec(
-                select(ReviewTask)
-                .where(ReviewTask.version_id == version_id)
-                .where(ReviewTask.pool == Pool.peer)
-                .where(ReviewTask.state == TaskState.open)
-            )
-        ).all()
-    )
-    for peer_task in withdrawn:
-        peer_task.state = TaskState.cancelled
-        session.add(peer_task)
-    return withdrawn
-
-
 async def _hand_to_experts(runtime: Runtime, task: ReviewTask, withdrawn: list[ReviewTask]) -> None:
     """After commit: the withdrawn peer tasks leave the live queue and their feeds, and the
     expert task is announced."""
@@ -165,14 +142,5 @@ async def _hand_to_experts(runtime: Runtime, task: ReviewTask, withdrawn: list[R
         assert submission is not None
         credential = await session.get(Credential, submission.credential_id)
         assert credential is not None
-    for peer_task in withdrawn:
-        await queue.drop(runtime, queue.PoolKey(credential.id, peer_task.pool), peer_task.id)
-        await events.publish_feed(
-            runtime.redis,
-            runtime.settings,
-            "task.cancelled",
-            task_id=peer_task.id,
-            credential_id=credential.id,
-            pool=peer_task.pool,
-        )
+    await queue.announce_cancelled(runtime, credential.id, withdrawn)
     await queue.announce_open(runtime, task, submission, credential, "task.opened")

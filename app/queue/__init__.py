@@ -23,7 +23,15 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from app.queue.board import EVIDENCE_ORDER, announce_open, card, drop, put_open
+from app.queue.board import (
+    EVIDENCE_ORDER,
+    announce_cancelled,
+    announce_open,
+    cancel_open,
+    card,
+    drop,
+    put_open,
+)
 from app.queue.claims import (
     AT_CAP,
     GONE,
@@ -60,7 +68,9 @@ __all__ = [
     "OpenWork",
     "PoolKey",
     "Reservation",
+    "announce_cancelled",
     "announce_open",
+    "cancel_open",
     "card",
     "check_cap",
     "claim",

@@ -9,9 +9,11 @@ import uuid
 
 from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events
-from app.models import Credential, ReviewTask, Submission
+from app.models import Credential, Pool, ReviewTask, Submission, TaskState
 from app.queue.keys import PoolKey, meta, on_key, score
 from app.queue.scripts import scripts
 from app.runtime import Runtime
@@ -166,3 +168,38 @@ async def drop(runtime: Runtime, pool: PoolKey, task_id: uuid.UUID) -> None:
         )
     except RedisError as exc:
         log.warning("could not drop task %s from the live queue: %s", task_id, exc)
+
+
+async def cancel_open(
+    session: AsyncSession, version_id: uuid.UUID, pool: Pool | None = None
+) -> list[ReviewTask]:
+    """Cancel the version's open tasks (of `pool` only, when given); claimed ones may still
+    finish. The caller commits, then calls announce_cancelled with what this returns."""
+    query = (
+        select(ReviewTask)
+        .where(ReviewTask.version_id == version_id)
+        .where(ReviewTask.state == TaskState.open)
+    )
+    if pool is not None:
+        query = query.where(ReviewTask.pool == pool)
+    cancelled = list((await session.exec(query)).all())
+    for task in cancelled:
+        task.state = TaskState.cancelled
+        session.add(task)
+    return cancelled
+
+
+async def announce_cancelled(
+    runtime: Runtime, credential_id: uuid.UUID, cancelled: list[ReviewTask]
+) -> None:
+    """After commit: each cancelled task leaves the live queue and its feeds hear of it."""
+    for task in cancelled:
+        await drop(runtime, PoolKey(credential_id, task.pool), task.id)
+        await events.publish_feed(
+            runtime.redis,
+            runtime.settings,
+            "task.cancelled",
+            task_id=task.id,
+            credential_id=credential_id,
+            pool=task.pool,
+        )

@@ -34,7 +34,6 @@ from app.models import (
     Submission,
     SubmissionState,
     SubmissionVersion,
-    TaskState,
     User,
 )
 from app.runtime import Runtime
@@ -219,16 +218,7 @@ async def _cancel_unclaimed(
                 "A reviewer has already picked this packet up; it can no longer be changed.",
                 409,
             )
-        cancelled = (
-            await session.exec(
-                select(ReviewTask)
-                .where(ReviewTask.version_id == version.id)
-                .where(ReviewTask.state == TaskState.open)
-            )
-        ).all()
-        for task in cancelled:
-            task.state = TaskState.cancelled
-            session.add(task)
+        cancelled = await queue.cancel_open(session, version.id)
         submission.state = new_state
         submission.updated_at = datetime.now(UTC)
         session.add(submission)
@@ -242,17 +232,7 @@ async def _cancel_unclaimed(
         )
         await session.commit()
         credential_id = submission.credential_id
-    for task in cancelled:
-        key = queue.PoolKey(credential_id, task.pool)
-        await queue.drop(runtime, key, task.id)
-        await events.publish_feed(
-            runtime.redis,
-            runtime.settings,
-            "task.cancelled",
-            task_id=task.id,
-            credential_id=credential_id,
-            pool=task.pool,
-        )
+    await queue.announce_cancelled(runtime, credential_id, cancelled)
     # A packet that held a pilot spot gave it back: the next in line hears of it.
     await pilots.offer_free_spots(runtime, credential_id)
     return submission
