@@ -657,13 +657,18 @@ async def test_who_is_kept_off_a_tiebreak_frequent_partners_by_share_and_swaps_n
         earner = await f.person(runtime, f"earner{uuid.uuid4().hex[:8]}")
         await _reviewed_by(client, runtime, on, earner, reviewers)
 
-    # The first reviewer did 12 reviews: 3 with "partner" (all of partner's), 3 with "busy"
-    # (who did 12 too), 6 with others.
+    # The first reviewer did 12 reviews (15 with the expert's below): 3 with "partner" (all of
+    # partner's), 3 with "busy" (who did 12 too), 6 with others.
     for _ in range(3):
         await packet(first, people["partner"])
         await packet(first, people["busy"])
     for i in range(6):
         await packet(first, await f.person(runtime, f"once{i}", [Role.reviewer]))
+    # An expert who scored three of the first reviewer's packets with them (all the expert's
+    # reviews) is no partner: experts co-review with everyone, and the escalation needs them.
+    expert = await f.person(runtime, "expert", [Role.expert])
+    for _ in range(3):
+        await packet(first, expert)
     for _ in range(9):
         await packet(people["busy"], people["filler"])
     # "swap" reviewed the first reviewer's packet and was reviewed by them; "oneway" only
@@ -678,3 +683,4 @@ async def test_who_is_kept_off_a_tiebreak_frequent_partners_by_share_and_swaps_n
     # Three of twelve is no partnership for two busy reviewers; one review is no swap.
     assert people["busy"].id not in kept
     assert people["oneway"].id not in kept
+    assert expert.id not in kept

@@ -65,7 +65,9 @@ FREQUENT, FREQUENT_SHARE = 3, 3
 # Who may not break this tie, with why: members of the issuer's peer pool from either first
 # reviewer's school; either's frequent partners; whoever reviewed either's work and had their
 # own work reviewed by that same reviewer (a swap, on any credential); either's flagged pairs.
-# In: :org, :credential, :firsts (the first reviewers), :frequent, :share.
+# Only the issuer's peers are kept off: the exclusions hold for the whole submission, and an
+# expert co-reviews with everyone by design (keeping experts off left an escalation nobody could
+# take). In: :org, :credential, :firsts (the first reviewers), :frequent, :share.
 KEPT_OFF_SQL = text(
     """
     WITH firsts AS (SELECT unnest(CAST(:firsts AS uuid[])) AS id),
@@ -73,6 +75,7 @@ KEPT_OFF_SQL = text(
                FROM reviews r JOIN submissions s ON s.id = r.submission_id
               WHERE s.credential_id = :credential AND r.state = 'submitted'),
     counted AS (SELECT reviewer_id, count(*) AS n FROM done GROUP BY reviewer_id)
+    SELECT kept.reviewer_id, kept.reason FROM (
     SELECT m.user_id AS reviewer_id, 'school' AS reason
       FROM memberships m JOIN users u ON u.id = m.user_id
      WHERE m.organisation_id = :org AND m.role = 'reviewer' AND u.school IS NOT NULL
@@ -100,6 +103,10 @@ KEPT_OFF_SQL = text(
                 ELSE rp.reviewer_id END, 'flagged_pair'
       FROM reviewer_pairs rp
      WHERE rp.reviewer_id IN (SELECT id FROM firsts) OR rp.partner_id IN (SELECT id FROM firsts)
+    ) kept
+     WHERE EXISTS (SELECT 1 FROM memberships peer
+                    WHERE peer.user_id = kept.reviewer_id AND peer.organisation_id = :org
+                      AND peer.role = 'reviewer')
     """
 )
 

@@ -68,6 +68,8 @@ class Log:
     # Wall seconds each API answer took, by request (ids folded): a simulated hour lasts
     # `scale` seconds, so these are time the simulated people spend waiting too.
     latency: dict[str, list[float]] = field(default_factory=dict)
+    # Every claim's outcome: (simulated hour, reviewer key, what came of it).
+    claims: list[tuple[float, str, str]] = field(default_factory=list)
 
 
 def reflection(earner_key: str, rng: random.Random) -> str:
@@ -163,9 +165,11 @@ async def review_once(
     if claimed is None:
         claimed = await actor.call("POST", "/api/v1/tasks/claim-next")
     if claimed.status_code == 404:
+        actor.log.claims.append((clock.hours(), who.key, "nothing"))
         return False
     if claimed.status_code != 201:
         code = str(claimed.json().get("error", claimed.status_code))  # {"error": code, ...}
+        actor.log.claims.append((clock.hours(), who.key, code))
         actor.log.refusals[code] += 1
         actor.log.blocked_after.setdefault(who.key, actor.log.reviews[who.key])
         return False
@@ -181,6 +185,9 @@ async def review_once(
         actor.log.errors.append(f"task {claim['task_id']}: no packet marker")
         return False
     packet = found.group(1)
+    actor.log.claims.append(
+        (clock.hours(), who.key, "check" if packet.startswith("cal-") else "work")
+    )
     if who.trait == Trait.slow and rng.random() < 0.5:
         actor.log.abandoned += 1  # claimed, then forgotten: the lease runs out
         return True

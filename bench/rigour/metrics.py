@@ -374,6 +374,11 @@ async def measure(
                 f"done in {statistics.median(r[2] for r in rows):.2f} h",
                 flush=True,
             )
+        by_day: dict[int, Counter[str]] = defaultdict(Counter)
+        for hour, _who, what in log.claims:
+            by_day[int(hour // 6)][what] += 1
+        for bucket, seen in sorted(by_day.items()):
+            print(f"CLAIMS {world.policy.name} h{bucket * 6:03d} {dict(seen)}", flush=True)
         for rule, spent in sorted(by_rule.items(), key=lambda kv: -len(kv[1])):
             print(
                 f"RULE {world.policy.name} n={len(spent)} median={statistics.median(spent):.1f} "
