@@ -19,6 +19,7 @@ from app.actions.escalations import UNPROVEN, UNSHARED, RubricShape, Scored, tri
 from app.actions.overdue import offer_stranded_tiebreaks
 from app.agreement import WEIGHT_CAP, WEIGHT_FLOOR, accuracy_weight, median_level, weighted_level
 from app.models import (
+    AuditEntry,
     Credential,
     Decision,
     Escalation,
@@ -493,6 +494,68 @@ async def test_a_grab_and_pass_is_flagged_before_the_decision_waits_on_a_third_p
         (pair,) = (await session.exec(select(ReviewerPair))).all()
     assert {pair.reviewer_id, pair.partner_id} == {a.id, b.id} and pair.blocked
     assert pair.evidence["fast_claims"] == 1
+
+
+async def _held_grab(client: httpx.AsyncClient, runtime: Runtime) -> Grab:
+    """Bob grabs Alice's packet and passes it; nobody else has scored it yet."""
+    credential = await f.credential(runtime, peer_reviews=2)
+    coordinator = await f.person(runtime, "coord", [Role.coordinator])
+    await f.quality_policy(runtime, coordinator, credential, escalate_on_disagreement=False)
+    a = await f.person(runtime, "alice", [Role.reviewer])
+    b = await f.person(runtime, "bob", [Role.reviewer])
+    honest = await f.person(runtime, "carol", [Role.reviewer])
+    a_token, b_token = await f.token_for(runtime, a), await f.token_for(runtime, b)
+    await f.submitted(client, runtime, a_token, credential)
+    await _review(client, b_token, [3, 3])
+    return Grab(credential, coordinator, a, b, honest, a_token, b_token)
+
+
+async def _routed_to_bob(client: httpx.AsyncClient, runtime: Runtime, grab: Grab) -> bool:
+    """Whether Alice's next packet, on another credential, is routed to Bob."""
+    other = await f.credential(runtime, slug=f"next-{uuid.uuid4().hex[:6]}", peer_reviews=1)
+    await f.submitted(client, runtime, grab.alice_token, other)
+    claimed = await client.post("/api/v1/tasks/claim-next", headers=auth(grab.bob_token))
+    return claimed.status_code == 201
+
+
+async def test_a_fast_pass_of_a_fellow_reviewers_packet_holds_the_pair_until_a_reference_flags_it(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    grab = await _held_grab(client, runtime)
+    async with runtime.sessions() as session:
+        (held,) = (await session.exec(select(ReviewerPair))).all()
+    assert {held.reviewer_id, held.partner_id} == {grab.alice.id, grab.bob.id}
+    assert held.held and held.blocked
+    # Held, not flagged: coordinators see no pair yet, and nobody is routed the other's work.
+    assert await collusion.flagged_pairs(runtime, grab.coordinator, grab.credential.id) == []
+    assert not await _routed_to_bob(client, runtime, grab)
+    # Carol's fair review is the reference: Bob's pass sits far above it, so the hold is a flag
+    # from the time it began.
+    await _review(client, await f.token_for(runtime, grab.carol), [0, 1])
+    async with runtime.sessions() as session:
+        (pair,) = (await session.exec(select(ReviewerPair))).all()
+    assert pair.id == held.id and pair.blocked and not pair.held
+    assert pair.flagged_at == held.flagged_at
+    assert pair.score >= collusion.FLAG_SCORE
+    listed = await collusion.flagged_pairs(runtime, grab.coordinator, grab.credential.id)
+    assert [row.id for row, _a, _b in listed] == [pair.id]
+
+
+async def test_a_hold_is_lifted_when_the_reference_agrees_with_the_fast_pass(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    grab = await _held_grab(client, runtime)
+    # Carol scores Alice's packet as Bob did: an honest fast pass of a good packet.
+    await _review(client, await f.token_for(runtime, grab.carol), [3, 3])
+    async with runtime.sessions() as session:
+        assert (await session.exec(select(ReviewerPair))).all() == []
+        lifted = (
+            await session.exec(
+                select(AuditEntry).where(AuditEntry.action == "quality.pair_hold_lifted")
+            )
+        ).all()
+    assert len(lifted) == 1
+    assert await _routed_to_bob(client, runtime, grab)
 
 
 async def test_coordinators_see_a_flagged_pair_with_its_evidence_and_may_clear_it(

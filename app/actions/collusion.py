@@ -11,6 +11,12 @@ FLAG_SCORE is flagged for the issuer's coordinators with the evidence, and while
 neither is routed the other's work (app.access.ELIGIBLE_SQL, lua/claim*.lua). The block costs
 little (the work goes to someone else), so one clear grab-and-pass is enough to set it.
 
+A grab shows before its reference does: when the first review of a fellow reviewer's packet
+is a pass claimed within FAST_HOURS of the hand-in, the pair is held (`hold_grab`): kept off
+each other's work, not yet flagged to anyone. The next weighing of the pair confirms the hold
+as a flag (it keeps the hold's time), or lifts it once a second review finds no inflation or
+the packet is decided without a flag. Holds are automatic and short; coordinators see flags.
+
 Checked after each decision (app.actions.outcomes), for the pairs that decision touches; and,
 for the earner's pairs when the earner is a fellow reviewer, after each review from the second
 on (a grab-and-pass shows once another review gives a reference; the decision may be a day
@@ -27,7 +33,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import access
 from app.agreement import median_level
@@ -85,6 +93,19 @@ IS_REVIEWER_SQL = text(
     SELECT EXISTS (SELECT 1 FROM memberships m
                     WHERE m.user_id = :person AND m.organisation_id = :org
                       AND m.role IN ('reviewer', 'expert'))
+    """
+)
+
+
+# The submitted reviews of a version so far, with how soon each was claimed. In: :version.
+GRAB_SQL = text(
+    """
+    SELECT r.reviewer_id, t.pool, r.recommendation,
+           extract(epoch FROM t.claimed_at - v.submitted_at) / 3600 AS delay_hours
+      FROM reviews r
+      JOIN review_tasks t ON t.id = r.task_id
+      JOIN submission_versions v ON v.id = r.version_id
+     WHERE r.version_id = :version AND r.state = 'submitted'
     """
 )
 
@@ -265,6 +286,8 @@ async def check_pair(
                 .with_for_update()
             )
         ).first()
+        if existing is not None and existing.held:
+            return await _weigh_hold(session, credential, existing, reviews, found, score)
         if existing is None and score < FLAG_SCORE:
             return None
         if existing is None:
@@ -291,6 +314,115 @@ async def check_pair(
         await session.commit()
         await session.refresh(existing)
     return existing
+
+
+async def _weigh_hold(
+    session: AsyncSession,
+    credential: Credential,
+    held: ReviewerPair,
+    reviews: list[Scoring],
+    found: dict[str, Any],
+    score: float,
+) -> ReviewerPair | None:
+    """A held pair weighed again: a flag (the hold's time kept) at FLAG_SCORE; lifted (the row
+    goes) once the held packet has a clean reference or was decided without a flag; else held."""
+    version = uuid.UUID(held.evidence["held_on"])
+    pair = {held.reviewer_id, held.partner_id}
+    on = [r for r in reviews if r.version_id == version]
+    referenced = any(r.reviewer_id not in pair for r in on)
+    decided = any(r.decision is not None for r in on)
+    data = {"reviewers": [str(held.reviewer_id), str(held.partner_id)], "score": score}
+    if score >= FLAG_SCORE:
+        held.held = False
+        action = "quality.pair_flagged"
+    elif decided or (referenced and score == 0):
+        await session.delete(held)
+        session.add(
+            AuditEntry(
+                action="quality.pair_hold_lifted",
+                subject_type="credential",
+                subject_id=str(credential.id),
+                data=data,
+            )
+        )
+        await session.commit()
+        return None
+    else:
+        action = ""
+    held.score = score
+    held.evidence = {**found, "held_on": str(version)}
+    session.add(held)
+    if action:
+        session.add(
+            AuditEntry(
+                action=action, subject_type="credential", subject_id=str(credential.id), data=data
+            )
+        )
+    await session.commit()
+    await session.refresh(held)
+    return held
+
+
+async def hold_grab(
+    runtime: Runtime, credential: Credential, submission: Submission, version_id: uuid.UUID
+) -> ReviewerPair | None:
+    """After the first review of a version: when the earner reviews for the issuer and that
+    review is a peer's pass claimed within FAST_HOURS of the hand-in, hold the pair off each
+    other's work until a second review gives a reference (check_pair weighs it then)."""
+    async with runtime.engine.connect() as conn:
+        earner_reviews = (
+            await conn.execute(
+                IS_REVIEWER_SQL,
+                {"person": submission.earner_id, "org": credential.organisation_id},
+            )
+        ).scalar_one()
+        if not earner_reviews:
+            return None
+        rows = (await conn.execute(GRAB_SQL, {"version": version_id})).all()
+    if len(rows) != 1:
+        return None
+    ((reviewer, pool, recommendation, delay),) = rows
+    if (
+        reviewer == submission.earner_id
+        or pool != "peer"
+        or recommendation != Decision.passed
+        or delay is None
+        or float(delay) > FAST_HOURS
+    ):
+        return None
+    low, high = _ordered(reviewer, submission.earner_id)
+    evidence = {"held_on": str(version_id), "claim_delay_hours": round(float(delay), 3)}
+    async with runtime.sessions() as session:
+        made = (
+            await session.execute(
+                insert(ReviewerPair)
+                .values(
+                    id=uuid.uuid4(),
+                    organisation_id=credential.organisation_id,
+                    credential_id=credential.id,
+                    reviewer_id=low,
+                    partner_id=high,
+                    score=0.0,
+                    evidence=evidence,
+                    blocked=True,
+                    held=True,
+                )
+                .on_conflict_do_nothing(constraint="uq_reviewer_pair")
+                .returning(col(ReviewerPair.id))
+            )
+        ).scalar_one_or_none()
+        if made is None:
+            return None  # the pair is flagged, held or was cleared already
+        session.add(
+            AuditEntry(
+                action="quality.pair_held",
+                subject_type="credential",
+                subject_id=str(credential.id),
+                data={"reviewers": [str(low), str(high)], **evidence},
+            )
+        )
+        await session.commit()
+        return await session.get(ReviewerPair, made)
 
 
 def _ordered(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
@@ -357,6 +489,7 @@ async def flagged_pairs(
             await session.exec(
                 select(ReviewerPair)
                 .where(ReviewerPair.organisation_id == credential.organisation_id)
+                .where(col(ReviewerPair.held).is_(False))
                 .order_by(col(ReviewerPair.score).desc(), col(ReviewerPair.flagged_at))
             )
         ).all()

@@ -210,6 +210,9 @@ async def decide_outcome(runtime: Runtime, version_id: uuid.UUID) -> Outcome | N
                 # A grab-and-pass shows once a second review gives a reference: weigh the
                 # earner's pairs now, not only after the tie-break and the expert (a day on).
                 await collusion.check_earner(runtime, credential, submission, version_id)
+            elif policy.collusion_guard and len(peers) == 1:
+                # Until then a fast pass of a fellow reviewer's packet holds the pair.
+                await collusion.hold_grab(runtime, credential, submission, version_id)
             return None
         outcome = Outcome(
             submission_id=submission.id, version_id=version_id, decision=decision, rule=rule

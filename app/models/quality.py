@@ -200,7 +200,10 @@ class FeedbackRating(SQLModel, table=True):
 
 class ReviewerPair(SQLModel, table=True):
     """Two reviewers of one organisation flagged as a likely colluding pair, with the evidence
-    (app.actions.collusion). While `blocked`, neither is routed the other's work."""
+    (app.actions.collusion). While `blocked`, neither is routed the other's work. A `held` row
+    is not a flag yet: the first review of a fellow reviewer's packet was a fast pass, and the
+    pair is kept off each other's work until a second review confirms it as a flag or lifts it
+    (the row goes)."""
 
     __tablename__ = "reviewer_pairs"
     __table_args__ = (
@@ -219,7 +222,8 @@ class ReviewerPair(SQLModel, table=True):
     score: float
     evidence: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     blocked: bool = True
-    flagged_at: datetime = created_field()
+    held: bool = False
+    flagged_at: datetime = created_field()  # for a confirmed hold: when the hold began
     cleared_by_id: uuid.UUID | None = Field(
         default=None, foreign_key="users.id", ondelete="SET NULL"
     )

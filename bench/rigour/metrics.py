@@ -194,7 +194,8 @@ async def measure(
             )
         ).scalar_one()
         # Each flagged pair of this world's people, with how many reviews each member had
-        # completed (live and known-answer) when it was flagged.
+        # completed (live and known-answer) when it was flagged; a hold confirmed as a flag
+        # counts from when the hold began, and a hold never confirmed is no flag.
         pairs = (
             await conn.execute(
                 text(
@@ -203,7 +204,7 @@ async def measure(
                     " AND r.state = 'submitted' AND r.submitted_at <= rp.flagged_at), "
                     "(SELECT count(*) FROM reviews r WHERE r.reviewer_id = rp.partner_id "
                     " AND r.state = 'submitted' AND r.submitted_at <= rp.flagged_at) "
-                    "FROM reviewer_pairs rp WHERE rp.credential_id = :c"
+                    "FROM reviewer_pairs rp WHERE rp.credential_id = :c AND NOT rp.held"
                 ),
                 {"c": world.credential_id},
             )
@@ -356,6 +357,35 @@ async def measure(
         for where, n in Counter(" ".join(map(str, found)) for found in waiting).most_common():
             print(f"UNDECIDED {world.policy.name} {n} x {where}", flush=True)
         grouped: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        async with engine.connect() as conn:
+            packets = (
+                await conn.execute(
+                    text(
+                        "SELECT s.id, array_agg(EXTRACT(EPOCH FROM t.claimed_at - v.submitted_at) "
+                        "ORDER BY t.claimed_at), array_agg(t.reviewer_id::text ORDER BY t.claimed_at) "
+                        "FROM submissions s JOIN submission_versions v ON v.submission_id = s.id "
+                        "JOIN review_tasks t ON t.version_id = v.id AND t.reason = 'initial' "
+                        "WHERE s.credential_id = :c AND t.claimed_at IS NOT NULL GROUP BY s.id"
+                    ),
+                    {"c": world.credential_id},
+                )
+            ).all()
+        arrives = {e.key: e.arrives_at for e in population.earners}
+        spent_of = {
+            sid: (float(sec) / scale if sec is not None else -1.0) for sid, _d, sec, _r in outcomes
+        }
+        for sid, waits, claimers in packets:
+            key = key_of.get(sid)
+            if key is None:
+                continue
+            at = arrives[key]
+            print(
+                f"PACKET {world.policy.name} {key} at={at:.1f} tod={(at + 12) % 24:.1f} "
+                f"waits={[round(float(w) / scale, 1) for w in waits]} "
+                f"by={[trait_of.get(key_of_user.get(uuid.UUID(c), '?'), '?') for c in claimers]} "
+                f"decided={spent_of.get(sid, -1.0):.1f}",
+                flush=True,
+            )
         for kind, made, waited, worked in steps:
             grouped[kind].append(
                 (float(made) / scale, float(waited) / scale, float(worked) / scale)
