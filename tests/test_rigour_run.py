@@ -22,8 +22,12 @@ def machine_services(services: Urls, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_small_rigour_run_decides_packets_under_every_policy(
-    machine_services: None, tmp_path: Path
+    machine_services: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setenv("RIGOUR_DEBUG", "1")  # the diagnostics' queries run too
     params = Params(seed=7, earners=8, peers=10, experts=2, arrival_hours=3.0)
     # Each policy stops at its first decision: a busy machine takes longer (up to the horizon,
     # 2 minutes), not fails.
@@ -36,5 +40,7 @@ async def test_a_small_rigour_run_decides_packets_under_every_policy(
         assert result.decided > 0
     mcx = next(r for r in results if r.policy == "mcx")
     assert mcx.known_answer_checks > 0  # the MCX policy served checks through claim-next
+    printed = capsys.readouterr().out
+    assert "STANDINGS mcx" in printed and "PACKET two_peers" in printed
     write_report(tmp_path, [Population("small", config, results, 60.0)], 60.0)
     assert "| MCX full policy (trusted third peer" in (tmp_path / "RIGOUR.md").read_text()

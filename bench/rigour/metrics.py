@@ -328,6 +328,30 @@ async def measure(
                     {"c": world.credential_id, "n": MEASURED_CHECKS},
                 )
             ).one()
+            each = (
+                await conn.execute(
+                    text(
+                        "SELECT st.reviewer_id, round(st.trust::numeric, 1), "
+                        "st.suspended_at IS NOT NULL, st.calibrated_at IS NOT NULL, "
+                        "st.components FROM reviewer_standings st WHERE st.credential_id = :c"
+                    ),
+                    {"c": world.credential_id},
+                )
+            ).all()
+            for who, trust_now, off, calibrated, parts in sorted(
+                each, key=lambda row: trait_of.get(key_of_user.get(row[0], "?"), "?")
+            ):
+                print(
+                    f"TRUST {world.policy.name} {trait_of.get(key_of_user.get(who, '?'), '?')} "
+                    f"trust={trust_now} suspended={off} calibrated={calibrated} "
+                    f"reviews={log.reviews.get(key_of_user.get(who, '?'), 0)} "
+                    + " ".join(
+                        f"{k}={round(float(v.get('score') or 0), 2)}/{v.get('count')}"
+                        for k, v in sorted((parts or {}).items())
+                        if isinstance(v, dict)
+                    ),
+                    flush=True,
+                )
             print(
                 f"STANDINGS {world.policy.name} at the end: {standing[0]} reviewers, "
                 f"{standing[1]} measured, {standing[2]} measured trust >= 80, "
