@@ -282,6 +282,36 @@ async def test_a_newcomers_first_two_claims_are_known_answer_checks_then_the_rat
     assert real is not None and real.submission_id == uuid.UUID(submission_id)
 
 
+async def test_one_missed_check_in_probation_suspends_nobody_the_second_does(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """A newcomer's second claim is a check too: the floor waits for both before it suspends
+    (one check is little evidence; no earner's packet rests on them meanwhile)."""
+    credential, coordinator, _reviewer, token, _ = await _setup(
+        client, runtime, known_answer_percent=10, trust_floor=70
+    )
+    for i in range(2):
+        await f.calibration_example(runtime, coordinator, credential, [3, 3], f"E{i}")
+    standings = []
+    for _ in range(2):
+        claim = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
+        assert claim.status_code == 201, claim.text
+        version, scores = await f.scores_for(client, token, claim.json()["task_id"], 0)
+        done = await client.post(
+            f"/api/v1/tasks/{claim.json()['task_id']}/review",
+            json={"lease_version": version, "scores": scores, "feedback": "As I see it."},
+            headers=auth(token),
+        )
+        assert done.status_code == 201, done.text
+        async with runtime.sessions() as session:
+            standings.append((await session.exec(select(ReviewerStanding))).one())
+    first, second = standings
+    assert first.trust < 70 and first.suspended_at is None
+    assert second.components["known_answer"]["count"] == 2 and second.suspended_at is not None
+    refused = await client.post("/api/v1/tasks/claim-next", headers=auth(token))
+    assert refused.status_code == 404
+
+
 async def test_no_known_answer_check_at_a_zero_rate_and_a_released_check_never_reopens(
     client: httpx.AsyncClient, runtime: Runtime, monkeypatch: object
 ) -> None:

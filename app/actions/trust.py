@@ -206,7 +206,11 @@ async def recompute(
     }
     standing.components = components
     standing.updated_at = now
-    below = standing.trust < policy.trust_floor
+    # In probation (some but fewer than MEASURED_CHECKS known-answer checks, nothing else
+    # since calibration) the next claim is a check anyway: one unlucky check suspends nobody.
+    checks, compared = parts["known_answer"][1], parts["agreement"][1]
+    probation = 0 < checks < access.MEASURED_CHECKS and compared == 0
+    below = standing.trust < policy.trust_floor and not probation
     if below and standing.suspended_at is None and standing.override_by_id is None:
         standing.suspended_at = now
         standing.calibrated_at = None
