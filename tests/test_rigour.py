@@ -88,13 +88,14 @@ def _result(policy: str, right: int, escalated: int, median: float) -> Result:
 
 
 def test_the_report_says_which_targets_were_met_and_which_were_missed(tmp_path: Path) -> None:
-    config = RunConfig(params=Params(), policies=POLICIES)
+    config = RunConfig(params=Params(), policies=POLICIES, scale=2.0)
     results = [
         _result("two_peers", 90, 30, 20.0),
         _result("two_peers_screened", 92, 0, 22.0),
         _result("mcx", 98, 20, 24.0),
     ]
     results[2].colluder_reviews_before = [1, 12]
+    results[2].colluders_grabbed = 2
     for result, (median, p90) in zip(results, [(120, 900), (100, 700), (140, 800)], strict=True):
         result.api_median_ms, result.api_p90_ms = median, p90
     write_report(tmp_path, [Population("A", config, results, 300.0)], 300.0)
@@ -109,8 +110,8 @@ def test_the_report_says_which_targets_were_met_and_which_were_missed(tmp_path: 
     )
     assert (
         "2 of 2: 2 by the pair flag (reviews done when flagged: [3, 7]), 0 by the trust floor "
-        "alone; reviews each had done before their partner's packet was handed in: [1, 12] "
-        "(target ≥ 3 of 4 (75 %)): met." in report
+        "alone; reviews each had done before their partner's packet was handed in: [1, 12]; "
+        "2 of 2 got to score their partner's packet (target ≥ 3 of 4 (75 %)): met." in report
     )
     # The server's pace, in wall and in simulated time (2 s per simulated hour).
     assert (

@@ -66,6 +66,8 @@ class Result:
     # Per colluder, reviews done before their partner's packet was handed in (none flags a
     # grab that has not happened), sorted.
     colluder_reviews_before: list[int] = field(default_factory=list)
+    # Colluders who scored their partner's packet at all (the rest never got to grab it).
+    colluders_grabbed: int = 0
 
     @property
     def accuracy(self) -> float:
@@ -238,6 +240,25 @@ async def measure(
             .all()
             if partner_packet
             else []
+        )
+        # Colluders who got to score their partner's packet (a grab that happened).
+        grabbed = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM unnest(CAST(:colluders AS uuid[]), "
+                        "CAST(:packets AS uuid[])) AS c(reviewer_id, submission_id) "
+                        "WHERE EXISTS (SELECT 1 FROM reviews r WHERE r.reviewer_id = c.reviewer_id "
+                        "AND r.submission_id = c.submission_id AND r.state = 'submitted')"
+                    ),
+                    {
+                        "colluders": list(partner_packet),
+                        "packets": list(partner_packet.values()),
+                    },
+                )
+            ).scalar_one()
+            if partner_packet
+            else 0
         )
 
     # review -> levels by criterion position
@@ -526,6 +547,7 @@ async def measure(
         ),
         colluder_reviews_at_flag=sorted(paired_after.values()),
         colluder_reviews_before=sorted(int(n) for n in before),
+        colluders_grabbed=int(grabbed),
         api_median_ms=1000 * quantile(answered, 0.5),
         api_p90_ms=1000 * quantile(answered, 0.9),
         honest_flagged=len(flagged_people - set(colluding)),

@@ -81,7 +81,8 @@ def targets(mcx: Result, baseline: Result | None, screened: Result | None = None
             f"{caught} of {mcx.colluders}: {mcx.colluders_paired_within_10} by the pair flag "
             f"(reviews done when flagged: {mcx.colluder_reviews_at_flag}), "
             f"{mcx.colluders_suspended_within_10} by the trust floor alone; reviews each had "
-            f"done before their partner's packet was handed in: {mcx.colluder_reviews_before}",
+            f"done before their partner's packet was handed in: {mcx.colluder_reviews_before}; "
+            f"{mcx.colluders_grabbed} of {mcx.colluders} got to score their partner's packet",
             "≥ 3 of 4 (75 %)",
             caught_share >= 0.75,
         ),
