@@ -35,8 +35,8 @@ from tests.pushkit import Device, PushService, b64url, push_service
 
 PASSWORD = "factory-password-1"
 # A bound on waiting, not a speed target: under the full suite on 2 cores a notification once
-# took over 15 s to show.
-WAIT_SECONDS = 45.0
+# took over 15 s to show, and on a slow day more than 45 s.
+WAIT_SECONDS = 120.0
 
 # PushManager as the test's stand-in (see the module's docstring): the subscription is the
 # test's Device, remembered in localStorage across reloads like a real one.
