@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -108,6 +109,14 @@ GRAB_SQL = text(
      WHERE r.version_id = :version AND r.state = 'submitted'
     """
 )
+
+
+async def _earner_reviews(
+    conn: AsyncConnection, credential: Credential, submission: Submission
+) -> bool:
+    """Whether the packet's earner reviews for its issuer (a fellow reviewer)."""
+    params = {"person": submission.earner_id, "org": credential.organisation_id}
+    return bool((await conn.execute(IS_REVIEWER_SQL, params)).scalar_one())
 
 
 @dataclass
@@ -370,12 +379,7 @@ async def hold_grab(
     review is a peer's pass claimed within FAST_HOURS of the hand-in, hold the pair off each
     other's work until a second review gives a reference (check_pair weighs it then)."""
     async with runtime.engine.connect() as conn:
-        earner_reviews = (
-            await conn.execute(
-                IS_REVIEWER_SQL,
-                {"person": submission.earner_id, "org": credential.organisation_id},
-            )
-        ).scalar_one()
+        earner_reviews = await _earner_reviews(conn, credential, submission)
         if not earner_reviews:
             return None
         rows = (await conn.execute(GRAB_SQL, {"version": version_id})).all()
@@ -436,12 +440,7 @@ async def check_decided(
     each reviewer; each two peers who scored it together)."""
     async with runtime.engine.connect() as conn:
         reviewers = [row[0] for row in (await conn.execute(FELLOWS_SQL, {"version": version_id}))]
-        earner_reviews = (
-            await conn.execute(
-                IS_REVIEWER_SQL,
-                {"person": submission.earner_id, "org": credential.organisation_id},
-            )
-        ).scalar_one()
+        earner_reviews = await _earner_reviews(conn, credential, submission)
     pairs: set[tuple[uuid.UUID, uuid.UUID]] = set()
     if earner_reviews:
         pairs |= {_ordered(r, submission.earner_id) for r in reviewers if r != submission.earner_id}
@@ -460,12 +459,7 @@ async def check_earner(
     """Before a decision: weigh the earner (when a fellow reviewer) with each reviewer of the
     version so far. Co-reviewing pairs wait for the decision (check_decided)."""
     async with runtime.engine.connect() as conn:
-        earner_reviews = (
-            await conn.execute(
-                IS_REVIEWER_SQL,
-                {"person": submission.earner_id, "org": credential.organisation_id},
-            )
-        ).scalar_one()
+        earner_reviews = await _earner_reviews(conn, credential, submission)
         if not earner_reviews:
             return []
         reviewers = [row[0] for row in (await conn.execute(FELLOWS_SQL, {"version": version_id}))]
